@@ -1,0 +1,19 @@
+// The ESM entry: the same single implementation as the CommonJS one, under named exports.
+import fastifyAuthentication from './index.js'
+
+export default fastifyAuthentication
+export const {
+  requires, hasRequiredScope, AuthCredentials, BaseUser, SimpleUser, UnauthenticatedUser, AuthenticationError
+} = fastifyAuthentication
+// The classes are types too.
+export type AuthCredentials = fastifyAuthentication.AuthCredentials
+export type BaseUser = fastifyAuthentication.BaseUser
+export type SimpleUser = fastifyAuthentication.SimpleUser
+export type UnauthenticatedUser = fastifyAuthentication.UnauthenticatedUser
+export type AuthenticationError = fastifyAuthentication.AuthenticationError
+// Re-exported from where they are declared, so that apps can augment AuthenticationTypes.
+export type { AuthenticationTypes, AuthenticatedUser, Scope } from './types.js'
+export type { AuthenticationBackend, AuthenticationResult } from './backend.js'
+export type { AuthenticationOptions } from './options.js'
+export type { RequiresOptions, RouteRequires } from './requires.js'
+export type { ScopeMatch } from './scopes.js'

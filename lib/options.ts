@@ -1,0 +1,48 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { AuthenticationBackend } from './backend'
+import type { AuthenticationError } from './errors'
+
+export interface AuthenticationOptions {
+  /** Decides who is calling; with an array, the first backend that recognises the caller wins. */
+  backend: AuthenticationBackend | readonly AuthenticationBackend[]
+  /** What an HTTP request gets when a backend throws `AuthenticationError`. Default: 400, text/plain, the error's message. */
+  onError?: (error: AuthenticationError, request: FastifyRequest, reply: FastifyReply) => unknown
+  /** A `WWW-Authenticate` value sent with every 401 from `requires`, like `Bearer realm="api"`. */
+  challenge?: string
+  /** Milliseconds a backend may take; past that the request fails with 503. */
+  timeout?: number
+}
+
+// Fastify's own register options reach the plugin too; they are not typos.
+const optionNames = new Set(['backend', 'onError', 'challenge', 'timeout', 'prefix', 'logLevel', 'logSerializers'])
+
+export function checkOptions (options: AuthenticationOptions): {
+  backends: readonly AuthenticationBackend[]
+  onError: AuthenticationOptions['onError']
+  challenge: string | undefined
+  timeout: number | undefined
+} {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('fastify-authentication: options must be an object like { backend }')
+  }
+  for (const name of Object.keys(options)) {
+    if (!optionNames.has(name)) {
+      throw new TypeError(`fastify-authentication: unknown option "${name}"; the options are backend, onError, challenge and timeout`)
+    }
+  }
+  const { backend, onError, challenge, timeout } = options
+  const backends = Array.isArray(backend) ? [...backend] : [backend]
+  if (backends.length === 0 || !backends.every((candidate) => typeof candidate?.authenticate === 'function')) {
+    throw new TypeError('fastify-authentication: the backend option must be an object with an authenticate(request) method, or a non-empty array of them')
+  }
+  if (onError !== undefined && typeof onError !== 'function') {
+    throw new TypeError('fastify-authentication: the onError option must be a function (error, request, reply)')
+  }
+  if (challenge !== undefined && (typeof challenge !== 'string' || !/^[\x21-\x7e][\x20-\x7e]*$/.test(challenge))) {
+    throw new TypeError('fastify-authentication: the challenge option must be a WWW-Authenticate value like \'Basic realm="api"\'')
+  }
+  if (timeout !== undefined && (!Number.isInteger(timeout) || timeout <= 0 || timeout > 2 ** 31 - 1)) {
+    throw new RangeError('fastify-authentication: the timeout option must be a whole number of milliseconds greater than 0')
+  }
+  return { backends, onError, challenge, timeout }
+}
