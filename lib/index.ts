@@ -35,7 +35,8 @@ declare module 'fastify' {
 // Shared by every anonymous request: both are immutable, so no request can change what another sees.
 const ANONYMOUS: AuthenticationResult = Object.freeze({ auth: new AuthCredentials(), user: new UnauthenticatedUser() })
 
-function fastifyAuthentication (fastify: FastifyInstance, options: AuthenticationOptions, done: HookHandlerDoneFunction): void {
+// Async so that a bad option rejects registration (avvio does not catch a synchronous throw).
+async function fastifyAuthentication (fastify: FastifyInstance, options: AuthenticationOptions): Promise<void> {
   const { backends, onError, challenge, timeout } = checkOptions(options)
   const routeGuards = new WeakMap<object, Guard | null>()
 
@@ -44,17 +45,20 @@ function fastifyAuthentication (fastify: FastifyInstance, options: Authenticatio
   storeSettings(fastify, { challenge })
   fastify.addHook('onRoute', checkRoute)
   fastify.addHook('onRequest', authenticate)
-  done()
 
-  /** Bad `config.requires` fails at startup; a WebSocket route asking for another status than 403 is warned about. */
+  /** Bad route config fails at startup; a WebSocket route asking for another answer than 403 is warned about. */
   function checkRoute (route: RouteOptions): void {
     const where = `${route.method} ${route.url}`
-    const requires = route.config?.requires
+    const { requires, authenticate } = route.config ?? {}
+    if (authenticate !== undefined && typeof authenticate !== 'boolean') {
+      throw new TypeError(`fastify-authentication: config.authenticate of ${where} must be true or false`)
+    }
     const guards = [requires === undefined ? undefined : compileRouteGuard(requires, `config.requires of ${where}`)]
     for (const hooks of [route.onRequest, route.preParsing, route.preValidation, route.preHandler]) {
       guards.push(...[hooks].flat().map(guardOf))
     }
-    if ((route as { websocket?: boolean }).websocket !== true) return
+    // Fastify copies a GET route to HEAD, websocket flag included; handshakes are GETs.
+    if ((route as { websocket?: boolean }).websocket !== true || route.method === 'HEAD') return
     if (guards.some((guard) => guard !== undefined && (guard.statusCode !== 403 || guard.redirect !== undefined))) {
       fastify.log.warn(`fastify-authentication: ${where} is a WebSocket route and its requires() asks for another answer than 403; WebSocket handshakes are always refused with 403`)
     }
@@ -117,7 +121,8 @@ function fastifyAuthentication (fastify: FastifyInstance, options: Authenticatio
     } catch (thrown) {
       return done(thrown as Error)
     }
-    if (isThenable(returned)) {
+    // A reply is itself a thenable that settles only once sent: never wait on it.
+    if (returned !== reply && isThenable(returned)) {
       returned.then((value) => sendReturned(value, reply, done), done)
     } else {
       sendReturned(returned, reply, done)

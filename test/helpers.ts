@@ -56,3 +56,16 @@ export function handshake (url: string, headers: Record<string, string> = {}): P
     socket.on('error', reject)
   })
 }
+
+/** A pino destination that keeps every log line, for asserting what was (and was not) logged. */
+export function logLines (): { stream: { write: (line: string) => void }, lines: string[], messages: () => string[] } {
+  const lines: string[] = []
+  return {
+    stream: { write: (line: string) => { lines.push(line) } },
+    lines,
+    messages: () => lines.map((line) => {
+      const { msg, err } = JSON.parse(line) as { msg?: string, err?: { message?: string } }
+      return err?.message ?? msg ?? ''
+    })
+  }
+}

@@ -1,0 +1,44 @@
+import t from 'tap'
+import Fastify from 'fastify'
+import authentication, { type AuthenticationOptions } from '../lib/index'
+
+const backend = { authenticate: () => null }
+
+t.test('bad options fail at registration, naming the option', async (t) => {
+  const bad: Array<[unknown, RegExp]> = [
+    [undefined, /the backend option must be/],
+    [() => null, /options must be an object like \{ backend \}/],
+    [{}, /the backend option must be an object with an authenticate\(request\) method/],
+    [{ backend: {} }, /the backend option must be/],
+    [{ backend: [] }, /the backend option must be/],
+    [{ backend: [backend, null] }, /the backend option must be/],
+    [{ backend, onError: 'send 401' }, /the onError option must be a function/],
+    [{ backend, challenge: '' }, /the challenge option must be a WWW-Authenticate value/],
+    [{ backend, challenge: 'Basic\r\nX-Evil: 1' }, /the challenge option/],
+    [{ backend, timeout: 0 }, /the timeout option must be a whole number of milliseconds/],
+    [{ backend, timeout: 1.5 }, /the timeout option/],
+    [{ backend, timeout: '100' }, /the timeout option/],
+    [{ backend, timeout: 2 ** 31 }, /the timeout option/],
+    [{ backend, backends: [backend] }, /unknown option "backends"; the options are backend, onError, challenge and timeout/]
+  ]
+  for (const [options, message] of bad) {
+    const app = Fastify()
+    await t.rejects(async () => { await app.register(authentication, options as AuthenticationOptions) }, message, JSON.stringify(options))
+  }
+})
+
+t.test('good options, including Fastify\'s own register options', async (t) => {
+  const app = Fastify()
+  await app.register(authentication, {
+    backend: [backend], onError: () => 'x', challenge: 'Basic realm="api"', timeout: 1000, prefix: '/v1', logLevel: 'warn'
+  } as AuthenticationOptions)
+  t.equal(app.hasRequestDecorator('auth'), true)
+  t.equal(app.hasRequestDecorator('user'), true)
+  t.equal(app.hasPlugin('fastify-authentication'), true)
+})
+
+t.test('registering twice in one tree fails at startup', async (t) => {
+  const app = Fastify()
+  await app.register(authentication, { backend })
+  await t.rejects(async () => { await app.register(authentication, { backend }) }, /already been added|already present/)
+})

@@ -1,0 +1,180 @@
+import t from 'tap'
+import Fastify, { type FastifyInstance } from 'fastify'
+import authentication, { AuthCredentials, SimpleUser, hasRequiredScope, requires, type AuthenticationOptions } from '../lib/index'
+import { listen, logLines } from './helpers'
+
+// Grants the scopes listed in the x-scopes header, comma-separated.
+const headerScopes = {
+  authenticate (request: { headers: Record<string, unknown> }) {
+    const header = request.headers['x-scopes']
+    if (typeof header !== 'string') return null
+    return { auth: new AuthCredentials(header.split(',')), user: new SimpleUser('scoped') }
+  }
+}
+
+async function build (options: Partial<AuthenticationOptions> = {}): Promise<FastifyInstance> {
+  const app = Fastify()
+  await app.register(authentication, { backend: headerScopes, ...options })
+  return app
+}
+
+t.test('denial: the status the route chose, with Fastify\'s JSON error body', async (t) => {
+  const app = await build()
+  app.get('/default', { preHandler: requires('read') }, async () => 'ok')
+  app.get('/402', { preHandler: requires('read', { statusCode: 402 }) }, async () => 'ok')
+  app.get('/404', { preHandler: requires('read', { statusCode: 404 }) }, async () => 'ok')
+  const { http } = await listen(app, t)
+
+  let response = await fetch(http + '/default')
+  t.equal(response.status, 403)
+  t.match(response.headers.get('content-type'), /^application\/json/)
+  t.same(await response.json(), { statusCode: 403, error: 'Forbidden', message: 'Missing required scope' })
+  response = await fetch(http + '/402')
+  t.same(await response.json(), { statusCode: 402, error: 'Payment Required', message: 'Missing required scope' })
+  t.equal((await fetch(http + '/404')).status, 404)
+  t.equal(await (await fetch(http + '/default', { headers: { 'x-scopes': 'read' } })).text(), 'ok')
+})
+
+t.test('401 carries the challenge; other statuses do not', async (t) => {
+  const app = await build({ challenge: 'Bearer realm="api"' })
+  app.get('/401', { preHandler: requires('read', { statusCode: 401 }) }, async () => 'ok')
+  app.get('/403', { preHandler: requires('read') }, async () => 'ok')
+  const { http } = await listen(app, t)
+
+  const response = await fetch(http + '/401')
+  t.equal(response.status, 401)
+  t.equal(response.headers.get('www-authenticate'), 'Bearer realm="api"')
+  t.same(await response.json(), { statusCode: 401, error: 'Unauthorized', message: 'Authentication required' })
+  const forbidden = await fetch(http + '/403')
+  t.equal(forbidden.status, 403)
+  t.equal(forbidden.headers.get('www-authenticate'), null)
+})
+
+t.test('401 without a challenge option has no WWW-Authenticate', async (t) => {
+  const app = await build()
+  app.get('/401', { preHandler: requires('read', { statusCode: 401 }) }, async () => 'ok')
+  const { http } = await listen(app, t)
+  const response = await fetch(http + '/401')
+  t.equal(response.status, 401)
+  t.equal(response.headers.get('www-authenticate'), null)
+})
+
+t.test('redirect: 303 to the target with next = the original path and query', async (t) => {
+  const app = await build()
+  app.get('/plain', { preHandler: requires('read', { redirect: '/login' }) }, async () => 'ok')
+  app.get('/query', { preHandler: requires('read', { redirect: '/login?lang=en' }) }, async () => 'ok')
+  app.get('/hash', { preHandler: requires('read', { redirect: 'https://id.example/login?a=1#top' }) }, async () => 'ok')
+  app.get('/status', { preHandler: requires('read', { redirect: '/login', statusCode: 401 }) }, async () => 'ok')
+  const { http } = await listen(app, t)
+
+  const get = (path: string, headers = {}) => fetch(http + path, { redirect: 'manual', headers })
+  let response = await get('/plain?a=1&b=two%20words')
+  t.equal(response.status, 303)
+  t.equal(response.headers.get('location'), '/login?next=' + encodeURIComponent('/plain?a=1&b=two%20words'))
+  response = await get('/query')
+  t.equal(response.headers.get('location'), '/login?lang=en&next=%2Fquery')
+  response = await get('/hash')
+  t.equal(response.headers.get('location'), 'https://id.example/login?a=1&next=%2Fhash#top')
+  response = await get('/status')
+  t.equal(response.status, 303, 'redirect wins over statusCode over HTTP')
+  response = await get('/plain', { 'x-scopes': 'read' })
+  t.equal(response.status, 200)
+})
+
+t.test('next never leaves the origin', async (t) => {
+  const app = await build()
+  app.get('/*', { preHandler: requires('read', { redirect: '/login' }) }, async () => 'ok')
+  await app.ready()
+  for (const url of ['//evil.example/x', '/\\evil.example', '/%5C%5Cevil.example', '/\\/\\evil.example/']) {
+    const response = await app.inject({ url })
+    const next = new URL(response.headers.location as string, 'http://app.test').searchParams.get('next') as string
+    t.equal(new URL(next, 'http://app.test').origin, 'http://app.test', `${url} → ${next}`)
+    t.ok(next.startsWith('/') && !next.startsWith('//'), next)
+  }
+})
+
+t.test('match: all (default, Starlette) or any', async (t) => {
+  const app = await build()
+  app.get('/all', { preHandler: requires(['read', 'write']) }, async () => 'ok')
+  app.get('/any', { preHandler: requires(['read', 'write'], { match: 'any' }) }, async () => 'ok')
+  const { http } = await listen(app, t)
+  const status = async (path: string, scopes: string) => (await fetch(http + path, { headers: { 'x-scopes': scopes } })).status
+  t.equal(await status('/all', 'read'), 403)
+  t.equal(await status('/all', 'write,read'), 200)
+  t.equal(await status('/any', 'write'), 200)
+  t.equal(await status('/any', 'admin'), 403)
+  t.equal(await status('/all', 'reader,Read,rea,write'), 403, 'prefixes, case variants and substrings grant nothing')
+})
+
+t.test('requires works alone or anywhere in an array of hooks', async (t) => {
+  const app = await build()
+  const order: string[] = []
+  const mark = (name: string) => async () => { order.push(name) }
+  app.get('/first', { preHandler: [requires('read'), mark('after')] }, async () => 'ok')
+  app.get('/middle', { preHandler: [mark('before'), requires('read'), mark('after')] }, async () => 'ok')
+  app.get('/last', { preHandler: [mark('before'), requires('read')] }, async () => 'ok')
+  app.get('/on-request', { onRequest: requires('read') }, async () => 'ok')
+  const { http } = await listen(app, t)
+  for (const path of ['/first', '/middle', '/last', '/on-request']) {
+    t.equal((await fetch(http + path)).status, 403, path)
+    t.equal((await fetch(http + path, { headers: { 'x-scopes': 'read' } })).status, 200, path)
+  }
+  // Per route: refused, then allowed; no hook after a refusal ran.
+  t.same(order, ['after', 'before', 'before', 'after', 'before', 'before'])
+})
+
+t.test('bad arguments throw when requires() is called', async (t) => {
+  const bad: Array<[unknown, unknown, RegExp]> = [
+    ['', undefined, /scopes must be/],
+    [[], undefined, /scopes must be/],
+    [['read', ''], undefined, /scopes must be/],
+    [[1], undefined, /scopes must be/],
+    [{ scopes: 'read' }, undefined, /scopes must be/],
+    ['read', null, /options must be an object/],
+    ['read', { status: 401 }, /unknown option "status"/],
+    ['read', { statusCode: 399 }, /statusCode must be an integer from 400 to 599/],
+    ['read', { statusCode: 600 }, /statusCode must be/],
+    ['read', { statusCode: 401.5 }, /statusCode must be/],
+    ['read', { statusCode: '401' }, /statusCode must be/],
+    ['read', { redirect: '' }, /redirect must be/],
+    ['read', { redirect: '/login\r\nx: y' }, /redirect must be/],
+    ['read', { redirect: '/log in' }, /redirect must be/],
+    ['read', { redirect: 42 }, /redirect must be/],
+    ['read', { match: 'some' }, /match must be 'all' or 'any'/]
+  ]
+  for (const [scopes, options, message] of bad) {
+    t.throws(() => requires(scopes as string, options as object), message, JSON.stringify([scopes, options]))
+  }
+})
+
+t.test('a route the plugin does not cover fails with 500 and says what to do', async (t) => {
+  const lines = logLines()
+  const app = Fastify({ logger: { level: 'error', stream: lines.stream } })
+  let ran = 0
+  app.get('/unregistered', { preHandler: requires('read') }, async () => { ran++ })
+  await app.register(async (sibling) => {
+    await sibling.register(authentication, { backend: headerScopes })
+  })
+  await app.register(async (other) => {
+    other.get('/sibling', { preHandler: requires('read') }, async () => { ran++ })
+    other.get('/predicate', async (request) => hasRequiredScope(request, 'read'))
+  })
+  const { http } = await listen(app, t)
+  for (const path of ['/unregistered', '/sibling', '/predicate']) {
+    const response = await fetch(http + path, { headers: { 'x-scopes': 'read' } })
+    t.equal(response.status, 500, path)
+  }
+  t.equal(ran, 0, 'the handler never ran')
+  const said = lines.messages().filter((message) => message.includes('does not cover'))
+  t.equal(said.length, 3)
+  t.match(said[0], /register it with `await app.register\(authentication, \{ backend \}\)`/)
+})
+
+t.test('hasRequiredScope: Starlette\'s all-scopes rule', async (t) => {
+  const app = await build()
+  app.get('/', async (request) => [hasRequiredScope(request, 'read'), hasRequiredScope(request, ['read', 'write'])])
+  await app.ready()
+  t.same((await app.inject({ url: '/', headers: { 'x-scopes': 'read' } })).json(), [true, false])
+  t.same((await app.inject({ url: '/', headers: { 'x-scopes': 'write,read' } })).json(), [true, true])
+  t.same((await app.inject({ url: '/' })).json(), [false, false])
+})
