@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import Fastify, { type FastifyRequest } from 'fastify'
 import websocket from '@fastify/websocket'
 import authentication, {
@@ -73,7 +73,7 @@ t.test('a backend error that is not an AuthenticationError goes to Fastify\'s er
   t.equal(ran, 0)
 })
 
-async function withOnError (t: Parameters<Parameters<typeof t.test>[1]>[0], onError: AuthenticationOptions['onError']) {
+async function withOnError (t: Test, onError: AuthenticationOptions['onError']) {
   const lines = logLines()
   const app = Fastify({ logger: { level: 'error', stream: lines.stream } })
   await app.register(websocket)

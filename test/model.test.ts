@@ -9,7 +9,7 @@ t.test('AuthCredentials: read-only scopes, empty by default', async (t) => {
   t.same(credentials.scopes, ['read', 'write'], 'a copy: later changes to the array grant nothing')
   t.ok(Object.isFrozen(credentials.scopes))
   t.throws(() => { (credentials.scopes as string[]).push('admin') }, TypeError)
-  t.throws(() => { (credentials as { scopes: string[] }).scopes = ['admin'] }, TypeError)
+  t.throws(() => { (credentials as unknown as { scopes: string[] }).scopes = ['admin'] }, TypeError)
   t.same(new AuthCredentials(new Set(['a'])).scopes, ['a'], 'any iterable of scopes')
 })
 
