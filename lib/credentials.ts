@@ -10,7 +10,7 @@ export class AuthCredentials {
       throw new TypeError('AuthCredentials(scopes) takes an array of scope strings')
     }
     const list = Array.from(scopes)
-    for (const scope of list) {
+    for (const scope of list as unknown[]) {
       if (typeof scope !== 'string' || scope === '') {
         throw new TypeError('AuthCredentials(scopes): every scope must be a non-empty string')
       }

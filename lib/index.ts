@@ -33,7 +33,7 @@ declare module 'fastify' {
 }
 
 // Shared by every anonymous request: both are immutable, so no request can change what another sees.
-const ANONYMOUS: AuthenticationResult = Object.freeze({ auth: new AuthCredentials(), user: new UnauthenticatedUser() })
+const ANONYMOUS = Object.freeze({ auth: new AuthCredentials(), user: new UnauthenticatedUser() })
 
 // Async so that a bad option rejects registration (avvio does not catch a synchronous throw).
 async function fastifyAuthentication (fastify: FastifyInstance, options: AuthenticationOptions): Promise<void> {
