@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import { AuthCredentials } from './credentials'
+import { scopesOf, type AuthCredentials } from './credentials'
 import { backendContractError, describe } from './errors'
 import type { AuthenticatedUser } from './types'
 import type { BaseUser } from './users'
@@ -28,7 +28,8 @@ export function runBackends (backends: readonly AuthenticationBackend[], request
   for (let i = from; i < backends.length; i++) {
     const answer = backends[i].authenticate(request)
     if (isThenable(answer)) {
-      return answer.then((settled) => settled ?? runBackends(backends, request, i + 1))
+      // Promise.resolve tames odd thenables: one that calls back twice, or returns nothing from then().
+      return Promise.resolve(answer).then((settled) => settled ?? runBackends(backends, request, i + 1))
     }
     if (answer != null) return answer
   }
@@ -42,9 +43,9 @@ export function isThenable<T> (value: T | PromiseLike<T>): value is PromiseLike<
 /** Checks a backend's answer against the contract; throws an error that names what is wrong, never the values. */
 export function checkResult (answer: unknown): AuthenticationResult | null {
   if (answer == null) return null
-  if (typeof answer !== 'object') throw backendContractError(`returned ${describe(answer)}`)
+  if (typeof answer !== 'object' || Array.isArray(answer)) throw backendContractError(`returned ${describe(answer)}`)
   const { auth, user } = answer as Partial<AuthenticationResult>
-  if (!(auth instanceof AuthCredentials)) {
+  if (scopesOf(auth) === undefined) {
     throw backendContractError(`its auth is ${describe(auth)}, not an AuthCredentials (build it with new AuthCredentials([...scopes]))`)
   }
   if (!isUser(user)) {

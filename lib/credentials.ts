@@ -1,8 +1,14 @@
 import type { Scope } from './types'
 
+let checkedScopes: (value: object) => readonly Scope[] | undefined
+
 /** What the caller may do: the scopes the backend granted. Read-only once built. */
 export class AuthCredentials {
   readonly #scopes: readonly Scope[]
+
+  static {
+    checkedScopes = (value) => #scopes in value ? (value as AuthCredentials).#scopes : undefined
+  }
 
   constructor (scopes: Iterable<Scope> = []) {
     // A string is iterable too: ['admin'] was meant, and 'admin' would grant 'a', 'd', …
@@ -21,4 +27,13 @@ export class AuthCredentials {
   get scopes (): readonly Scope[] {
     return this.#scopes
   }
+}
+
+/**
+ * The scopes the constructor checked, or `undefined` for anything it did not build: an object
+ * that only shares the prototype (`instanceof` is fooled by it) or was never constructed.
+ * A subclass cannot change them by overriding the getter either.
+ */
+export function scopesOf (value: unknown): readonly Scope[] | undefined {
+  return typeof value === 'object' && value !== null ? checkedScopes(value) : undefined
 }

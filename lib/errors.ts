@@ -46,7 +46,7 @@ export function onErrorDidNotReply (): AuthenticationPluginError {
 
 /** Names the kind of a value without ever printing it: it may be a credential. */
 export function describe (value: unknown): string {
-  if (value === null) return 'null'
+  if (value == null) return String(value)
   if (Array.isArray(value)) return 'an array'
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`
 }

@@ -152,6 +152,8 @@ fp(fastifyAuthentication, { name: 'fastify-authentication', fastify: '5.x' })
 
 // `require('fastify-authentication')` is the plugin itself, as with every Fastify plugin, with
 // the rest of the API on it; index.mts gives ESM the same names.
+/* c8 ignore start -- TypeScript emits `(fastifyAuthentication || (fastifyAuthentication = {}))` for a
+   namespace; the function always exists here, so the `= {}` branch cannot run. */
 namespace fastifyAuthentication {
   export import requires = guards.requires
   export import hasRequiredScope = scopes.hasRequiredScope
@@ -174,6 +176,7 @@ namespace fastifyAuthentication {
 declare namespace fastifyAuthentication {
   export { fastifyAuthentication as default, fastifyAuthentication }
 }
+/* c8 ignore stop */
 Object.assign(fastifyAuthentication, { default: fastifyAuthentication, fastifyAuthentication })
 
 export = fastifyAuthentication

@@ -76,9 +76,9 @@ function compileGuard (scopes: Scope | readonly Scope[], options: RequiresOption
   if (!Number.isInteger(statusCode) || statusCode < 400 || statusCode > 599) {
     throw new RangeError(`${where}: statusCode must be an integer from 400 to 599`)
   }
-  // eslint-disable-next-line no-control-regex -- a control character would break the Location header
-  if (redirect !== undefined && (typeof redirect !== 'string' || !/^[^\x00-\x20\x7f]+$/.test(redirect))) {
-    throw new TypeError(`${where}: redirect must be a URL or path without spaces or control characters, like '/login'`)
+  // Node refuses anything else in a Location header (a control character, or '€', at request time).
+  if (redirect !== undefined && (typeof redirect !== 'string' || !/^[\x21-\x7e]+$/.test(redirect))) {
+    throw new TypeError(`${where}: redirect must be a URL or path of printable ASCII characters (percent-encode the others), like '/login'`)
   }
   if (match !== 'all' && match !== 'any') {
     throw new TypeError(`${where}: match must be 'all' or 'any'`)

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import type { AuthCredentials } from './credentials'
+import { scopesOf, type AuthCredentials } from './credentials'
 import { notCoveredError } from './errors'
 import type { Scope } from './types'
 
@@ -7,7 +7,8 @@ export type ScopeMatch = 'all' | 'any'
 
 /** Exact matches only: a scope is never granted by a prefix, a substring or an object key. */
 export function grants (auth: AuthCredentials, scopes: readonly Scope[], match: ScopeMatch): boolean {
-  const granted = auth.scopes
+  // The checked scopes, never what a look-alike's `scopes` says (a string would match substrings).
+  const granted = scopesOf(auth) ?? []
   return match === 'all'
     ? scopes.every((scope) => granted.includes(scope))
     : scopes.some((scope) => granted.includes(scope))

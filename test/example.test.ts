@@ -44,7 +44,11 @@ t.test('the example app serves every scenario of the README', async (t) => {
 })
 
 t.test('the example app says why it could not start', async (t) => {
-  const { code, stderr } = await output(node(['dist/example/server.js'], { PORT: 'not-a-port' }))
-  t.equal(code, 1)
-  t.match(stderr, /port/i)
+  const badPort = await output(node(['dist/example/server.js'], { PORT: 'not-a-port' }))
+  t.equal(badPort.code, 1)
+  t.match(badPort.stderr, /port/i)
+  // The default port, 3000, is never reached: the host name does not resolve.
+  const badHost = await output(node(['dist/example/server.js'], { HOST: 'not a host' }))
+  t.equal(badHost.code, 1)
+  t.match(badHost.stderr, /ENOTFOUND/)
 })

@@ -178,3 +178,14 @@ t.test('hasRequiredScope: Starlette\'s all-scopes rule', async (t) => {
   t.same((await app.inject({ url: '/', headers: { 'x-scopes': 'write,read' } })).json(), [true, true])
   t.same((await app.inject({ url: '/' })).json(), [false, false])
 })
+
+t.test('scopes come only from credentials the AuthCredentials constructor checked', async (t) => {
+  const app = await build()
+  app.get('/', async (request) => {
+    // An app that swaps request.auth for a look-alike gets nothing from it.
+    request.auth = Object.setPrototypeOf({ scopes: ['read'] }, AuthCredentials.prototype)
+    return hasRequiredScope(request, 'read')
+  })
+  await app.ready()
+  t.equal((await app.inject({ url: '/', headers: { 'x-scopes': 'read' } })).json(), false)
+})

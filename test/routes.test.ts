@@ -72,6 +72,7 @@ t.test('a route declared before the plugin is covered all the same', async (t) =
   await app.register(authentication, { backend: headerScopes })
   const { http } = await listen(app, t)
   t.equal((await fetch(http + '/early')).status, 403)
+  t.equal((await fetch(http + '/early', { method: 'HEAD' })).status, 403)
   t.equal(await (await fetch(http + '/early', READ)).text(), 'scoped')
   t.equal((await fetch(http + '/early-hook')).status, 403)
   t.equal((await fetch(http + '/early-bad', READ)).status, 500, 'its bad config refuses every request')

@@ -1,0 +1,150 @@
+import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import { request } from 'node:http'
+import { Writable } from 'node:stream'
+import Fastify, { type FastifyRequest } from 'fastify'
+import websocket from '@fastify/websocket'
+import WebSocket from 'ws'
+import authentication, { AuthCredentials, AuthenticationError, SimpleUser, requires } from '../lib/index'
+import { listen } from './helpers'
+
+// At log level trace, on every path (success and every failure), no credential from a request
+// reaches the logs.
+
+const token = (kind: string): string => `${kind}_${randomBytes(18).toString('hex')}`
+
+function get (origin: string, path: string, headers: Record<string, string>): Promise<{ status: number, body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(origin + path, { headers, agent: false })
+    req.setTimeout(5000, () => req.destroy(new Error(`no answer to ${path}`)))
+    req.on('response', (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { body += chunk })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body + JSON.stringify(res.headers) }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+function upgrade (url: string, headers: Record<string, string>): Promise<{ status: number, body: string }> {
+  return new Promise((resolve) => {
+    const socket = new WebSocket(url, { headers, handshakeTimeout: 5000 })
+    socket.on('message', (data) => { resolve({ status: 101, body: String(data) }); socket.close() })
+    socket.on('unexpected-response', (_request, response) => {
+      let body = ''
+      response.setEncoding('utf8')
+      response.on('data', (chunk: string) => { body += chunk })
+      response.on('end', () => { resolve({ status: response.statusCode ?? 0, body: body + JSON.stringify(response.headers) }); socket.terminate() })
+    })
+    socket.on('error', () => resolve({ status: 0, body: '' }))
+  })
+}
+
+t.test('no credential reaches the logs, at level trace, on any path', async (t) => {
+  const lines: string[] = []
+  const stream = new Writable({
+    write (chunk, _encoding, callback) {
+      lines.push(...String(chunk).split('\n').filter((line) => line !== ''))
+      callback()
+    }
+  })
+  const app = Fastify({ logger: { level: 'trace', stream } })
+  await app.register(websocket)
+  // Sessions and bearer tokens this test hands out; anything else is refused with AuthenticationError.
+  const known = new Map<string, { name: string, scopes: string[] }>()
+  await app.register(authentication, {
+    timeout: 100,
+    challenge: 'Bearer realm="api"',
+    backend: [
+      {
+        authenticate (request: FastifyRequest) {
+          const header = request.headers.authorization
+          if (header === undefined) return null
+          const mode = request.headers['x-mode']
+          // Misbehaving on purpose, with the credential itself as the bad value.
+          if (mode === 'return') return header as never
+          if (mode === 'throw') throw header
+          if (mode === 'reject') return Promise.reject(header)
+          if (mode === 'slow') return new Promise(() => {})
+          const found = known.get(header.replace(/^Bearer /, ''))
+          if (found === undefined) throw new AuthenticationError('Invalid token')
+          return Promise.resolve({ auth: new AuthCredentials(found.scopes), user: new SimpleUser(found.name) })
+        }
+      },
+      {
+        authenticate (request: FastifyRequest) {
+          const session = /(?:^|; )session=([^;]+)/.exec(request.headers.cookie ?? '')?.[1]
+          if (session === undefined) return null
+          const found = known.get(session)
+          if (found === undefined) throw new AuthenticationError('Invalid session')
+          return { auth: new AuthCredentials(found.scopes), user: new SimpleUser(found.name) }
+        }
+      }
+    ]
+  })
+  app.get('/open', async (request) => {
+    request.log.info('handler ran')
+    return request.user.displayName
+  })
+  app.get('/member', { config: { requires: 'member' } }, async (request) => request.user.displayName)
+  app.get('/admin', { config: { requires: { scopes: 'admin', statusCode: 401 } } }, async () => 'admin')
+  app.get('/page', { config: { requires: { scopes: 'admin', redirect: '/login' } } }, async () => 'page')
+  app.get('/ws', { websocket: true, preHandler: requires('member') }, (socket, request) => {
+    socket.send(request.user.displayName)
+  })
+  const { http, ws } = await listen(app, t)
+
+  const secrets: string[] = []
+  const issue = (scopes: string[]): string => {
+    const value = token('tok')
+    known.set(value, { name: 'member-' + known.size, scopes })
+    secrets.push(value)
+    return value
+  }
+  const unknown = (kind: string): string => {
+    const value = token(kind)
+    secrets.push(value)
+    return value
+  }
+
+  const cases: Array<[string, () => Promise<{ status: number, body: string }>, number]> = [
+    ['anonymous, with an unrelated cookie', () => get(http, '/open', { cookie: `theme=${unknown('theme')}` }), 200],
+    ['accepted bearer token', () => get(http, '/member', { authorization: `Bearer ${issue(['member'])}` }), 200],
+    ['accepted session cookie', () => get(http, '/member', { cookie: `lang=en; session=${issue(['member'])}` }), 200],
+    ['denied 403', () => get(http, '/member', { authorization: `Bearer ${issue([])}` }), 403],
+    ['denied 401', () => get(http, '/admin', { cookie: `session=${issue(['member'])}` }), 401],
+    ['anonymous 401', () => get(http, '/admin', { cookie: `other=${unknown('other')}` }), 401],
+    ['redirect 303', () => get(http, '/page', { authorization: `Bearer ${issue(['member'])}` }), 303],
+    ['AuthenticationError 400 (bearer)', () => get(http, '/open', { authorization: `Bearer ${unknown('bad')}` }), 400],
+    ['AuthenticationError 400 (cookie)', () => get(http, '/open', { cookie: `session=${unknown('badsession')}` }), 400],
+    ['WebSocket accepted', () => upgrade(ws + '/ws', { authorization: `Bearer ${issue(['member'])}` }), 101],
+    ['WebSocket refused (scope)', () => upgrade(ws + '/ws', { cookie: `session=${issue([])}` }), 403],
+    ['WebSocket refused (bad token)', () => upgrade(ws + '/ws', { authorization: `Bearer ${unknown('badws')}` }), 403],
+    ['WebSocket refused (anonymous)', () => upgrade(ws + '/ws', { cookie: `theme=${unknown('wstheme')}` }), 403],
+    ['backend returns the credential: 500', () => get(http, '/open', { authorization: `Bearer ${unknown('returned')}`, 'x-mode': 'return' }), 500],
+    ['backend throws the credential: 500', () => get(http, '/open', { authorization: `Bearer ${unknown('thrown')}`, 'x-mode': 'throw' }), 500],
+    ['backend rejects with the credential: 500', () => get(http, '/member', { authorization: `Bearer ${unknown('rejected')}`, 'x-mode': 'reject' }), 500],
+    ['WebSocket with a throwing backend: 500', () => upgrade(ws + '/ws', { authorization: `Bearer ${unknown('wsthrown')}`, 'x-mode': 'throw' }), 500],
+    ['timeout 503', () => get(http, '/member', { authorization: `Bearer ${unknown('slow')}`, cookie: `session=${unknown('slowsession')}`, 'x-mode': 'slow' }), 503]
+  ]
+  const bodies: string[] = []
+  for (const [name, run, status] of cases) {
+    const answer = await run()
+    t.equal(answer.status, status, `${name}: ${status}`)
+    bodies.push(answer.body)
+  }
+  await app.close() // flushes the last 'request completed' lines
+
+  const text = lines.join('\n')
+  t.ok(lines.length >= cases.length * 2, `logs were captured (${lines.length} lines)`)
+  t.match(text, /handler ran/, 'the handler logs are there')
+  t.match(text, /the backend refused the credentials/, 'the plugin debug line is there')
+  t.match(text, /backend\.authenticate\(request\) must return/, 'the contract error is there')
+  t.match(text, /did not answer within 100 ms/, 'the timeout is there')
+  const leaked = secrets.filter((secret) => text.includes(secret))
+  t.same(leaked, [], `none of the ${secrets.length} credentials is in the logs`)
+  const echoed = secrets.filter((secret) => bodies.some((body) => body.includes(secret)))
+  t.same(echoed, [], 'nor in any answer')
+})
