@@ -1,55 +1,11 @@
 import t from 'tap'
-import { request } from 'node:http'
-import { Writable } from 'node:stream'
 import Fastify, { type FastifyRequest } from 'fastify'
 import websocket from '@fastify/websocket'
-import WebSocket from 'ws'
 import authentication, { AuthCredentials, SimpleUser, requires, type AuthenticationBackend } from '../lib/index'
-import { basic, basicAuth, handshake, listen } from './helpers'
+import { basic, basicAuth, get, handshake, listen, logLines, upgradeStatus } from './helpers'
 
 // A backend that breaks its contract fails the request with 500 and a log line that says
 // which contract: the handler never runs and no WebSocket is upgraded.
-
-function get (origin: string, path: string, headers: Record<string, string>): Promise<{ status: number, body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(origin + path, { headers, agent: false })
-    // A request the server never answers is reported as status 0 instead of stalling the suite.
-    req.setTimeout(2000, () => { req.destroy(); resolve({ status: 0, body: 'no answer within 2 s' }) })
-    req.on('response', (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk: string) => { body += chunk })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
-
-/** A real WebSocket client: 101 if the server upgraded, else the refusal's status (0: no answer). */
-function upgrade (url: string, headers: Record<string, string>): Promise<number> {
-  return new Promise((resolve) => {
-    const socket = new WebSocket(url, { headers, handshakeTimeout: 2000 })
-    socket.on('upgrade', () => { resolve(101); socket.terminate() })
-    socket.on('unexpected-response', (_request, response) => {
-      resolve(response.statusCode ?? 0)
-      response.resume()
-      socket.terminate()
-    })
-    socket.on('error', () => resolve(0))
-  })
-}
-
-function captureLogs (): { stream: Writable, lines: string[], entries: () => Array<Record<string, unknown>> } {
-  const lines: string[] = []
-  const stream = new Writable({
-    write (chunk, _encoding, callback) {
-      lines.push(...String(chunk).split('\n').filter((line) => line !== ''))
-      callback()
-    }
-  })
-  return { stream, lines, entries: () => lines.map((line) => JSON.parse(line)) }
-}
 
 const user = new SimpleUser('mallory')
 const auth = new AuthCredentials(['admin'])
@@ -103,7 +59,7 @@ behaviours.push({ name: 'rejects with an Error', authenticate: () => Promise.rej
 behaviours.push({ name: 'builds AuthCredentials from a string', authenticate: () => ({ auth: new AuthCredentials('admin' as unknown as string[]), user }), contract: false })
 
 t.test('a misbehaving backend fails the request with 500', async (t) => {
-  const logs = captureLogs()
+  const logs = logLines()
   const app = Fastify({ logger: { level: 'trace', stream: logs.stream }, requestIdHeader: 'x-request-id' })
   await app.register(websocket)
   // A first backend that passes (sync or async) and the misbehaving one, chosen per request.
@@ -142,7 +98,7 @@ t.test('a misbehaving backend fails the request with 500', async (t) => {
         }),
         ...['/ws', '/ws-open'].map(async (path): Promise<[string, string, number]> => {
           const h = headers()
-          return [h['x-request-id'], `${path} (WebSocket)`, await upgrade(ws + path, h)]
+          return [h['x-request-id'], `${path} (WebSocket)`, await upgradeStatus(ws + path, h)]
         })
       ])
       for (const [requestId, what, status] of answers) {
@@ -162,7 +118,7 @@ t.test('a misbehaving backend fails the request with 500', async (t) => {
 })
 
 t.test('the contract errors name the problem, never the values', async (t) => {
-  const logs = captureLogs()
+  const logs = logLines()
   const app = Fastify({ logger: { level: 'trace', stream: logs.stream } })
   const secret = 'Basic ' + Buffer.from('mallory:hunter2-' + Math.random().toString(36).slice(2)).toString('base64')
   await app.register(authentication, {

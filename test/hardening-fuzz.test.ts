@@ -1,41 +1,15 @@
 import t from 'tap'
 import assert from 'node:assert/strict'
-import { Agent, request, type OutgoingHttpHeaders } from 'node:http'
+import { Agent, type OutgoingHttpHeaders } from 'node:http'
 import Fastify, { type FastifyRequest } from 'fastify'
 import websocket from '@fastify/websocket'
 import fc from 'fast-check'
 import authentication, { AuthCredentials, AuthenticationError, SimpleUser, hasRequiredScope, requires } from '../lib/index'
-import { basic, basicAuth, handshake, listen } from './helpers'
+import { basic, basicAuth, get, handshake, listen } from './helpers'
 
 // Property-based tests: whatever the headers, scopes and paths, the server keeps answering,
 // only with the statuses the plugin documents, and a scope is only ever granted by exact match.
 const NUM_RUNS = 150
-
-interface Answer { status: number, headers: Record<string, string | string[] | undefined>, body: string }
-
-/** One real request with node:http, which sends the path and headers as given (no normalisation). */
-function send (origin: string, path: string, headers: OutgoingHttpHeaders = {}, agent: Agent | false = false): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const { hostname, port } = new URL(origin)
-    const req = request({ host: hostname, port, path, headers, agent })
-    req.setTimeout(5000, () => req.destroy(new Error(`no answer to ${path} within 5 s`)))
-    req.on('response', (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk: string) => { body += chunk })
-      res.on('end', () => {
-        if (agent === false) req.destroy()
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body })
-      })
-    })
-    req.on('upgrade', (res, socket) => {
-      socket.destroy()
-      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: '' })
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
 
 /** Printable ASCII without CR/LF: what node:http and fetch agree to send in a header. */
 const headerValue = fc.string({ unit: 'grapheme-ascii', maxLength: 48 })
@@ -128,7 +102,7 @@ t.test('arbitrary Authorization, Cookie, Upgrade and Sec-WebSocket-Protocol valu
       headers['sec-websocket-version'] = '13'
     }
     const handledBefore = handled
-    const answer = await send(http, input.route, headers)
+    const answer = await get(http, input.route, headers)
     statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1)
     const backendSaw = seen.get(name)
     assert.ok(backendSaw !== undefined, 'the backend ran')
@@ -155,7 +129,7 @@ t.test('arbitrary Authorization, Cookie, Upgrade and Sec-WebSocket-Protocol valu
 
   t.ok([...statuses.keys()].every((status) => [101, 200, 303, 400, 401, 403, 404].includes(status)), 'only documented statuses')
   t.ok([200, 400, 403].every((status) => statuses.has(status)) && statuses.size >= 5, `varied answers: ${JSON.stringify([...statuses])}`)
-  t.equal((await send(http, '/open', { authorization: basic('after') })).body, 'after', 'the server still answers')
+  t.equal((await get(http, '/open', { authorization: basic('after') })).body, 'after', 'the server still answers')
   t.same(await handshake(ws + '/ws', { authorization: basic('tom') }), { opened: true, message: 'tom' }, 'and still upgrades')
 })
 
@@ -225,17 +199,17 @@ t.test('a scope is granted only by exact match, with match: all and any', async 
     const held = scopes.filter((scope) => scope !== '')
     const ok = rule.match === 'all' ? rule.scopes.every((s) => held.includes(s)) : rule.scopes.some((s) => held.includes(s))
     const header = held.map(encodeURIComponent).join(',')
-    const answer = await send(http, rule.path, { 'x-scopes': header }, agent)
+    const answer = await get(http, rule.path, { 'x-scopes': header }, { agent })
     assert.equal(answer.status, ok ? 200 : 403, `${rule.path} (${rule.match} of ${JSON.stringify(rule.scopes)}) with ${JSON.stringify(held)}`)
     outcomes[ok ? 'granted' : 'refused']++
-    const has = await send(http, '/has', { 'x-scopes': header }, agent)
+    const has = await get(http, '/has', { 'x-scopes': header }, { agent })
     assert.equal(has.body, held.includes('read') && held.includes('write') ? 'yes' : 'no', `hasRequiredScope with ${JSON.stringify(held)}`)
   }), { numRuns: NUM_RUNS * 2 })
   t.ok(outcomes.granted > 0 && outcomes.refused > 0, `both outcomes were exercised: ${JSON.stringify(outcomes)}`)
 
   // No header at all: anonymous, no scopes, even for object keys.
   for (const rule of rules) {
-    t.equal((await send(http, rule.path, {}, agent)).status, 403, `${rule.path} refuses the anonymous caller`)
+    t.equal((await get(http, rule.path, {}, { agent })).status, 403, `${rule.path} refuses the anonymous caller`)
   }
 })
 
@@ -261,7 +235,7 @@ t.test('arbitrary request paths', async (t) => {
     .map(([start, pieces]) => '/' + (start + pieces.join('')).replace(/^\/+/, ''))
   const statuses = new Map<number, number>()
   await fc.assert(fc.asyncProperty(path, fc.boolean(), async (path, signedIn) => {
-    const answer = await send(http, path, signedIn ? { authorization: basic('ann') } : {}, agent)
+    const answer = await get(http, path, signedIn ? { authorization: basic('ann') } : {}, { agent })
     statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1)
     assert.ok([200, 303, 400, 401, 403, 404].includes(answer.status), `${path} answered ${answer.status}`)
     if (signedIn) assert.ok(![401, 403, 303].includes(answer.status), `${path} refused a signed-in caller with ${answer.status}`)
@@ -273,5 +247,5 @@ t.test('arbitrary request paths', async (t) => {
     }
   }), { numRuns: NUM_RUNS * 2 })
   t.ok(statuses.has(200) && statuses.has(303) && statuses.has(404) && statuses.has(403), `varied answers: ${JSON.stringify([...statuses])}`)
-  t.equal((await send(http, '/open', {}, agent)).status, 200, 'the server still answers')
+  t.equal((await get(http, '/open', {}, { agent })).status, 200, 'the server still answers')
 })

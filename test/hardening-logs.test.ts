@@ -1,55 +1,30 @@
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
-import { request } from 'node:http'
-import { Writable } from 'node:stream'
 import Fastify, { type FastifyRequest } from 'fastify'
 import websocket from '@fastify/websocket'
-import WebSocket from 'ws'
 import authentication, { AuthCredentials, AuthenticationError, SimpleUser, requires } from '../lib/index'
-import { listen } from './helpers'
+import { get, handshake, listen, logLines } from './helpers'
 
 // At log level trace, on every path (success and every failure), no credential from a request
 // reaches the logs.
 
 const token = (kind: string): string => `${kind}_${randomBytes(18).toString('hex')}`
 
-function get (origin: string, path: string, headers: Record<string, string>): Promise<{ status: number, body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(origin + path, { headers, agent: false })
-    req.setTimeout(5000, () => req.destroy(new Error(`no answer to ${path}`)))
-    req.on('response', (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk: string) => { body += chunk })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: body + JSON.stringify(res.headers) }))
-    })
-    req.on('error', reject)
-    req.end()
-  })
+/** The status and all the client got back (body and headers), to look for an echoed credential. */
+interface Reply { status: number, text: string }
+
+async function plain (origin: string, path: string, headers: Record<string, string>): Promise<Reply> {
+  const answer = await get(origin, path, headers)
+  return { status: answer.status, text: answer.body + JSON.stringify(answer.headers) }
 }
 
-function upgrade (url: string, headers: Record<string, string>): Promise<{ status: number, body: string }> {
-  return new Promise((resolve) => {
-    const socket = new WebSocket(url, { headers, handshakeTimeout: 5000 })
-    socket.on('message', (data) => { resolve({ status: 101, body: String(data) }); socket.close() })
-    socket.on('unexpected-response', (_request, response) => {
-      let body = ''
-      response.setEncoding('utf8')
-      response.on('data', (chunk: string) => { body += chunk })
-      response.on('end', () => { resolve({ status: response.statusCode ?? 0, body: body + JSON.stringify(response.headers) }); socket.terminate() })
-    })
-    socket.on('error', () => resolve({ status: 0, body: '' }))
-  })
+async function upgrade (url: string, headers: Record<string, string>): Promise<Reply> {
+  const answer = await handshake(url, headers)
+  return answer.opened ? { status: 101, text: answer.message } : { status: answer.status, text: answer.body + JSON.stringify(answer.headers) }
 }
 
 t.test('no credential reaches the logs, at level trace, on any path', async (t) => {
-  const lines: string[] = []
-  const stream = new Writable({
-    write (chunk, _encoding, callback) {
-      lines.push(...String(chunk).split('\n').filter((line) => line !== ''))
-      callback()
-    }
-  })
+  const { stream, lines } = logLines()
   const app = Fastify({ logger: { level: 'trace', stream } })
   await app.register(websocket)
   // Sessions and bearer tokens this test hands out; anything else is refused with AuthenticationError.
@@ -109,31 +84,31 @@ t.test('no credential reaches the logs, at level trace, on any path', async (t) 
     return value
   }
 
-  const cases: Array<[string, () => Promise<{ status: number, body: string }>, number]> = [
-    ['anonymous, with an unrelated cookie', () => get(http, '/open', { cookie: `theme=${unknown('theme')}` }), 200],
-    ['accepted bearer token', () => get(http, '/member', { authorization: `Bearer ${issue(['member'])}` }), 200],
-    ['accepted session cookie', () => get(http, '/member', { cookie: `lang=en; session=${issue(['member'])}` }), 200],
-    ['denied 403', () => get(http, '/member', { authorization: `Bearer ${issue([])}` }), 403],
-    ['denied 401', () => get(http, '/admin', { cookie: `session=${issue(['member'])}` }), 401],
-    ['anonymous 401', () => get(http, '/admin', { cookie: `other=${unknown('other')}` }), 401],
-    ['redirect 303', () => get(http, '/page', { authorization: `Bearer ${issue(['member'])}` }), 303],
-    ['AuthenticationError 400 (bearer)', () => get(http, '/open', { authorization: `Bearer ${unknown('bad')}` }), 400],
-    ['AuthenticationError 400 (cookie)', () => get(http, '/open', { cookie: `session=${unknown('badsession')}` }), 400],
+  const cases: Array<[string, () => Promise<Reply>, number]> = [
+    ['anonymous, with an unrelated cookie', () => plain(http, '/open', { cookie: `theme=${unknown('theme')}` }), 200],
+    ['accepted bearer token', () => plain(http, '/member', { authorization: `Bearer ${issue(['member'])}` }), 200],
+    ['accepted session cookie', () => plain(http, '/member', { cookie: `lang=en; session=${issue(['member'])}` }), 200],
+    ['denied 403', () => plain(http, '/member', { authorization: `Bearer ${issue([])}` }), 403],
+    ['denied 401', () => plain(http, '/admin', { cookie: `session=${issue(['member'])}` }), 401],
+    ['anonymous 401', () => plain(http, '/admin', { cookie: `other=${unknown('other')}` }), 401],
+    ['redirect 303', () => plain(http, '/page', { authorization: `Bearer ${issue(['member'])}` }), 303],
+    ['AuthenticationError 400 (bearer)', () => plain(http, '/open', { authorization: `Bearer ${unknown('bad')}` }), 400],
+    ['AuthenticationError 400 (cookie)', () => plain(http, '/open', { cookie: `session=${unknown('badsession')}` }), 400],
     ['WebSocket accepted', () => upgrade(ws + '/ws', { authorization: `Bearer ${issue(['member'])}` }), 101],
     ['WebSocket refused (scope)', () => upgrade(ws + '/ws', { cookie: `session=${issue([])}` }), 403],
     ['WebSocket refused (bad token)', () => upgrade(ws + '/ws', { authorization: `Bearer ${unknown('badws')}` }), 403],
     ['WebSocket refused (anonymous)', () => upgrade(ws + '/ws', { cookie: `theme=${unknown('wstheme')}` }), 403],
-    ['backend returns the credential: 500', () => get(http, '/open', { authorization: `Bearer ${unknown('returned')}`, 'x-mode': 'return' }), 500],
-    ['backend throws the credential: 500', () => get(http, '/open', { authorization: `Bearer ${unknown('thrown')}`, 'x-mode': 'throw' }), 500],
-    ['backend rejects with the credential: 500', () => get(http, '/member', { authorization: `Bearer ${unknown('rejected')}`, 'x-mode': 'reject' }), 500],
+    ['backend returns the credential: 500', () => plain(http, '/open', { authorization: `Bearer ${unknown('returned')}`, 'x-mode': 'return' }), 500],
+    ['backend throws the credential: 500', () => plain(http, '/open', { authorization: `Bearer ${unknown('thrown')}`, 'x-mode': 'throw' }), 500],
+    ['backend rejects with the credential: 500', () => plain(http, '/member', { authorization: `Bearer ${unknown('rejected')}`, 'x-mode': 'reject' }), 500],
     ['WebSocket with a throwing backend: 500', () => upgrade(ws + '/ws', { authorization: `Bearer ${unknown('wsthrown')}`, 'x-mode': 'throw' }), 500],
-    ['timeout 503', () => get(http, '/member', { authorization: `Bearer ${unknown('slow')}`, cookie: `session=${unknown('slowsession')}`, 'x-mode': 'slow' }), 503]
+    ['timeout 503', () => plain(http, '/member', { authorization: `Bearer ${unknown('slow')}`, cookie: `session=${unknown('slowsession')}`, 'x-mode': 'slow' }), 503]
   ]
   const bodies: string[] = []
   for (const [name, run, status] of cases) {
     const answer = await run()
     t.equal(answer.status, status, `${name}: ${status}`)
-    bodies.push(answer.body)
+    bodies.push(answer.text)
   }
   await app.close() // flushes the last 'request completed' lines
 

@@ -1,11 +1,11 @@
 import t from 'tap'
 import assert from 'node:assert/strict'
-import { createServer, request } from 'node:http'
+import { createServer } from 'node:http'
 import { connect } from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fc from 'fast-check'
 import authentication from '../lib/index'
-import { listen } from './helpers'
+import { get, listen } from './helpers'
 
 // Whatever path a refused browser asked for, the `next` it is sent back to stays on this origin.
 
@@ -17,23 +17,6 @@ async function protectedApp (t: { teardown: (fn: () => unknown) => void }, redir
   app.get('/*', { config: { requires: { scopes: 'authenticated', redirect } } }, async () => 'secret')
   const { http } = await listen(app, t)
   return http
-}
-
-/** The path exactly as given, through node:http (which sends U+0021 to U+00FF unchanged). */
-function get (origin: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number, location: string | undefined, body: string }> {
-  return new Promise((resolve, reject) => {
-    const { hostname, port } = new URL(origin)
-    const req = request({ host: hostname, port, path, headers, agent: false })
-    req.setTimeout(5000, () => req.destroy(new Error(`no answer to ${JSON.stringify(path)}`)))
-    req.on('response', (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk: string) => { body += chunk })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, body }))
-    })
-    req.on('error', reject)
-    req.end()
-  })
 }
 
 /** A request line written byte for byte on a socket: for what node:http refuses to send (tabs, NUL). */
@@ -99,14 +82,14 @@ t.test('every tricky path is redirected with a same-origin next', async (t) => {
     for (const path of tricky) {
       const answer = await get(http, path)
       t.equal(answer.status, 303, `${redirect} ← ${path}: 303`)
-      const { next, sameOrigin } = nextOf(answer.location, http)
+      const { next, sameOrigin } = nextOf(answer.headers.location, http)
       t.ok(sameOrigin, `${redirect} ← ${path}: next ${JSON.stringify(next)} stays on the origin`)
-      t.ok(String(answer.location).startsWith(redirect.split('#')[0]), 'the redirect goes to the configured page')
+      t.ok(String(answer.headers.location).startsWith(redirect.split('#')[0]), 'the redirect goes to the configured page')
     }
     // A plain path comes back as it was asked for.
     const plain = await get(http, '/app/page?x=1&y=%2F')
-    t.equal(nextOf(plain.location, http).next, '/app/page?x=1&y=%2F', 'a plain path is kept as is')
-    if (redirect === '/login#top') t.match(plain.location, /#top$/, 'the fragment stays at the end')
+    t.equal(nextOf(plain.headers.location, http).next, '/app/page?x=1&y=%2F', 'a plain path is kept as is')
+    if (redirect === '/login#top') t.match(plain.headers.location, /#top$/, 'the fragment stays at the end')
   }
 })
 
@@ -135,7 +118,7 @@ t.test('any URL the app is handed, control characters included, gives a same-ori
   for (const url of [...tricky.filter((path) => path.startsWith('/')), '/\t/evil.example', '/\r\n/evil.example', '/\n//evil.example', '/ //evil.example', '/\x00\\evil.example', '/\x7f/\\evil.example', '/\x0c/evil.example', '/\t\\\t/evil.example']) {
     const answer = await send(url)
     t.equal(answer.status, 303, `${JSON.stringify(url)}: 303`)
-    const { next, sameOrigin } = nextOf(answer.location, http)
+    const { next, sameOrigin } = nextOf(answer.headers.location, http)
     t.ok(sameOrigin, `${JSON.stringify(url)}: next ${JSON.stringify(next)} stays on the origin`)
   }
 
@@ -151,7 +134,7 @@ t.test('any URL the app is handed, control characters included, gives a same-ori
     assert.ok([303, 400, 404].includes(answer.status), `${JSON.stringify(url)} answered ${answer.status}`)
     if (answer.status !== 303) return
     redirected++
-    const { next, sameOrigin } = nextOf(answer.location, http)
+    const { next, sameOrigin } = nextOf(answer.headers.location, http)
     assert.ok(sameOrigin, `${JSON.stringify(url)} gave next ${JSON.stringify(next)}`)
     assert.ok(next?.startsWith('/') && !/^\/[/\\]/.test(next), `${JSON.stringify(url)} gave next ${JSON.stringify(next)}`)
   }), { numRuns: 200 })
@@ -172,7 +155,7 @@ t.test('generated paths on the wire', async (t) => {
     assert.ok([303, 400].includes(answer.status), `${path} answered ${answer.status}`)
     if (answer.status === 400) return
     redirected++
-    const { next, sameOrigin } = nextOf(answer.location, http)
+    const { next, sameOrigin } = nextOf(answer.headers.location, http)
     assert.ok(sameOrigin, `${path} gave next ${JSON.stringify(next)}`)
   }), { numRuns: 200 })
   t.ok(redirected > 100, `most generated paths were redirected (${redirected}/200)`)
@@ -193,14 +176,8 @@ t.test('a redirect target that cannot be a Location header never leaves a reques
         continue
       }
       const { http } = await listen(app, t)
-      const answer = await new Promise<number>((resolve) => {
-        const req = request(http + '/page', { agent: false })
-        req.setTimeout(2000, () => { req.destroy(); resolve(0) })
-        req.on('response', (res) => { res.resume(); resolve(res.statusCode ?? 0) })
-        req.on('error', () => resolve(0))
-        req.end()
-      })
-      t.ok(answer === 303 || answer === 500, `${kind} backend, ${shown}: answered (${answer || 'no answer within 2 s'})`)
+      const { status } = await get(http, '/page')
+      t.ok(status === 303 || status === 500, `${kind} backend, ${shown}: answered (${status})`)
     }
   }
 })

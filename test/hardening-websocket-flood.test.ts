@@ -1,91 +1,16 @@
 import t from 'tap'
 import { connect } from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify from 'fastify'
 import websocket from '@fastify/websocket'
-import WebSocket from 'ws'
 import authentication, { requires } from '../lib/index'
-import { basic, basicAuth, handshake, listen } from './helpers'
+import { basicAuth, drained, listen } from './helpers'
+import { refusedHandshakeFlood } from './load'
 
 // A flood of refused WebSocket handshakes: each one gets 403, no socket stays open, and an
 // authorized client still connects. The big version is test/stress/websocket-flood.ts.
-const TOTAL = 500
-const CONCURRENCY = 50
+const flood = { total: 500, concurrency: 50, warmUp: 50, timeLimitMs: 20_000 }
 
-/** A refused handshake with a real client: the status, once the client has let go of the socket. */
-function refused (url: string, headers: Record<string, string>): Promise<number> {
-  return new Promise((resolve) => {
-    const socket = new WebSocket(url, { headers, handshakeTimeout: 5000 })
-    socket.on('upgrade', () => { socket.terminate(); resolve(101) })
-    socket.on('unexpected-response', (request, response) => {
-      response.resume()
-      response.on('end', () => {
-        request.destroy()
-        resolve(response.statusCode ?? 0)
-      })
-    })
-    socket.on('error', () => resolve(0))
-  })
-}
-
-async function connections (server: { getConnections: (cb: (error: Error | null, count: number) => void) => void }): Promise<number> {
-  return new Promise((resolve, reject) => server.getConnections((error, count) => error === null ? resolve(count) : reject(error)))
-}
-
-/** Polls (boundedly) until the server holds no connection; returns the last count. */
-async function drained (server: Parameters<typeof connections>[0]): Promise<number> {
-  let count = await connections(server)
-  for (let i = 0; i < 100 && count > 0; i++) {
-    await sleep(20)
-    count = await connections(server)
-  }
-  return count
-}
-
-t.test(`${TOTAL} refused handshakes at ${CONCURRENCY} concurrent`, async (t) => {
-  const app = Fastify()
-  await app.register(websocket)
-  await app.register(authentication, { backend: basicAuth })
-  let opened = 0
-  app.get('/ws', { websocket: true, preHandler: requires('authenticated') }, (socket, request) => {
-    opened++
-    socket.send(request.user.displayName)
-  })
-  app.get('/admin', { websocket: true, config: { requires: { scopes: 'admin', statusCode: 401 } } }, (socket) => {
-    opened++
-    socket.send('admin')
-  })
-  app.get('/browser', { websocket: true, config: { requires: { scopes: 'admin', redirect: '/login' } } }, (socket) => {
-    opened++
-    socket.send('browser')
-  })
-  const { ws } = await listen(app, t)
-
-  // Anonymous, bad credentials (AuthenticationError), and a signed-in user without the scope.
-  const attempts: Array<[string, Record<string, string>]> = [
-    ['/ws', {}],
-    ['/ws', { authorization: 'Basic !!!' }],
-    ['/admin', { authorization: basic('eve') }],
-    ['/browser', { authorization: basic('eve') }],
-    ['/browser', {}]
-  ]
-  const statuses = new Map<number, number>()
-  let next = 0
-  const deadline = Date.now() + 20_000
-  const worker = async (): Promise<void> => {
-    while (next < TOTAL && Date.now() < deadline) {
-      const [path, headers] = attempts[next++ % attempts.length]
-      const status = await refused(ws + path, headers)
-      statuses.set(status, (statuses.get(status) ?? 0) + 1)
-    }
-  }
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
-
-  t.same([...statuses], [[403, TOTAL]], `every one of the ${TOTAL} handshakes was refused with 403`)
-  t.equal(opened, 0, 'no WebSocket handler ran')
-  t.equal(await drained(app.server), 0, 'no socket left open')
-  t.same(await handshake(ws + '/ws', { authorization: basic('tom') }), { opened: true, message: 'tom' }, 'an authorized client still connects')
-})
+t.test(`${flood.total} refused handshakes at ${flood.concurrency} concurrent`, (t) => refusedHandshakeFlood(t, flood))
 
 t.test('the server closes a refused handshake itself, even if the client does not', async (t) => {
   const app = Fastify()

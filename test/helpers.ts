@@ -1,4 +1,6 @@
-import type { AddressInfo } from 'node:net'
+import { request, type Agent, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http'
+import type { AddressInfo, Server } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import WebSocket from 'ws'
 import { AuthCredentials, AuthenticationError, SimpleUser, type AuthenticationBackend } from '../lib/index'
@@ -29,6 +31,75 @@ export async function listen (app: FastifyInstance, t: { teardown: (fn: () => un
   return { http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}` }
 }
 
+export interface Answer { status: number, headers: IncomingHttpHeaders, body: string }
+
+/**
+ * One real GET with node:http, which sends the path and headers as given (no normalisation).
+ * Without an agent the request has a connection of its own, closed with the answer whatever the
+ * headers ask. A request not answered within `timeout` ms fails; `timeout: false` sets no
+ * client-side timer, for tests that count the live timers.
+ */
+export function get (
+  origin: string,
+  path: string,
+  headers: OutgoingHttpHeaders = {},
+  { agent = false, timeout = 5000 }: { agent?: Agent | false, timeout?: number | false } = {}
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(origin)
+    const req = request({ host: hostname, port, path, headers, agent })
+    if (timeout !== false) req.setTimeout(timeout, () => req.destroy(new Error(`no answer to ${JSON.stringify(path)} within ${timeout} ms`)))
+    req.on('response', (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { body += chunk })
+      res.on('end', () => {
+        if (agent === false) req.destroy()
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body })
+      })
+    })
+    // The server upgraded the request (101): the answer, without keeping the socket.
+    req.on('upgrade', (res, socket) => {
+      socket.destroy()
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: '' })
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/**
+ * A real WebSocket handshake: 101 if the server upgraded (the socket is then dropped), else the
+ * refusal's status once the client has let go of the socket; 0 if nothing answered in time.
+ */
+export function upgradeStatus (url: string, headers: Record<string, string> = {}, timeout = 5000): Promise<number> {
+  return new Promise((resolve) => {
+    const socket = new WebSocket(url, { headers, handshakeTimeout: timeout })
+    socket.on('upgrade', () => { socket.terminate(); resolve(101) })
+    socket.on('unexpected-response', (request, response) => {
+      response.resume()
+      response.on('end', () => {
+        request.destroy()
+        resolve(response.statusCode ?? 0)
+      })
+    })
+    socket.on('error', () => resolve(0))
+  })
+}
+
+/** Polls (for up to 5 s) until the server holds no connection; returns the last count. */
+export async function drained (server: Server): Promise<number> {
+  const connections = (): Promise<number> => new Promise((resolve, reject) => {
+    server.getConnections((error, count) => error === null ? resolve(count) : reject(error))
+  })
+  let count = await connections()
+  for (let i = 0; i < 250 && count > 0; i++) {
+    await sleep(20)
+    count = await connections()
+  }
+  return count
+}
+
 export type Handshake =
   | { opened: true, message: string }
   | { opened: false, status: number, headers: Record<string, string | string[] | undefined>, body: string }
@@ -57,14 +128,21 @@ export function handshake (url: string, headers: Record<string, string> = {}): P
   })
 }
 
-/** A pino destination that keeps every log line, for asserting what was (and was not) logged. */
-export function logLines (): { stream: { write: (line: string) => void }, lines: string[], messages: () => string[] } {
+/** A pino destination that keeps every log line (one per write), for asserting what was (and was not) logged. */
+export function logLines (): {
+  stream: { write: (line: string) => void }
+  lines: string[]
+  entries: () => Array<Record<string, unknown>>
+  messages: () => string[]
+} {
   const lines: string[] = []
+  const entries = (): Array<Record<string, unknown>> => lines.map((line) => JSON.parse(line))
   return {
     stream: { write: (line: string) => { lines.push(line) } },
     lines,
-    messages: () => lines.map((line) => {
-      const { msg, err } = JSON.parse(line) as { msg?: string, err?: { message?: string } }
+    entries,
+    messages: () => entries().map((entry) => {
+      const { msg, err } = entry as { msg?: string, err?: { message?: string } }
       return err?.message ?? msg ?? ''
     })
   }
