@@ -1,0 +1,103 @@
+// Starts a server variant in its own process, pinned to its own core, and talks to it over IPC.
+import { fork, type ChildProcess } from 'node:child_process'
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import type { Answer, Question } from './server'
+import type { VariantName } from './servers'
+
+export const TASKSET = '/usr/bin/taskset'
+/** The server's core; the load runs on core 0 (see run.ts). */
+const SERVER_CORE = '1'
+const START_TIMEOUT = 15_000
+
+export interface ServerOptions {
+  /** Extra node flags for the server: --cpu-prof, --expose-gc… */
+  nodeFlags?: string[]
+}
+
+export interface Server {
+  readonly url: string
+  /** CPU seconds the server used so far, its clock in seconds, and its monotonic clock in µs. */
+  usage (): Promise<{ cpu: number, wall: number, clock: number }>
+  /** Heap used after a full GC, in bytes (needs --expose-gc). */
+  heap (): Promise<number>
+  exit (): Promise<void>
+}
+
+export function pinned (): boolean {
+  return existsSync(TASKSET)
+}
+
+let snapshot: string | undefined
+const ROOT = path.resolve(__dirname, '..', '..')
+
+/**
+ * The servers run from a copy of package.json, dist/lib and dist/bench made when the benchmark
+ * starts: every round measures the same build, even if someone rebuilds dist/ meanwhile
+ * (`rm -rf dist`). In the copy, `require('fastify-authentication')` still finds dist/lib (a
+ * package's self-reference), and NODE_PATH finds the project's node_modules.
+ */
+export function serverScript (): string {
+  if (snapshot === undefined) {
+    const copy = mkdtempSync(path.join(os.tmpdir(), 'fastify-authentication-bench-'))
+    process.once('exit', () => rmSync(copy, { recursive: true, force: true }))
+    for (const file of ['package.json', 'dist/lib', 'dist/bench']) {
+      cpSync(path.join(ROOT, file), path.join(copy, file), { recursive: true })
+    }
+    snapshot = copy
+  }
+  return path.join(snapshot, 'dist', 'bench', 'server.js')
+}
+
+export async function startServer (variant: VariantName, mode: 'http' | 'ws', options: ServerOptions = {}): Promise<Server> {
+  const script = serverScript()
+  const nodeFlags = options.nodeFlags ?? []
+  const env = { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') }
+  // taskset execs node with the same arguments: the IPC channel fork sets up is inherited.
+  const child = pinned()
+    ? fork(script, [variant, mode], { execPath: TASKSET, execArgv: ['-c', SERVER_CORE, process.execPath, ...nodeFlags], stdio: 'inherit', env })
+    : fork(script, [variant, mode], { execArgv: nodeFlags, stdio: 'inherit', env })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const ready = await next(child, 'ready', START_TIMEOUT, `the ${variant} ${mode} server did not start`)
+  const url = `${mode === 'ws' ? 'ws' : 'http'}://127.0.0.1:${ready.port}`
+  return {
+    url,
+    usage: () => ask(child, 'usage', `the ${variant} server did not report its CPU usage`),
+    heap: async () => (await ask(child, 'heap', `the ${variant} server did not report its heap`)).heapUsed,
+    async exit () {
+      if (child.exitCode === null && child.signalCode === null) child.send('exit')
+      const timer = setTimeout(() => child.kill(), 10_000)
+      await exited
+      clearTimeout(timer)
+    }
+  }
+}
+
+function ask<T extends Question & Answer['type']> (child: ChildProcess, question: T, failure: string): Promise<Extract<Answer, { type: T }>> {
+  const answer = next(child, question, START_TIMEOUT, failure)
+  child.send(question)
+  return answer
+}
+
+/** The child's next message of this type; fails if it exits or stays silent. */
+function next<T extends Answer['type']> (child: ChildProcess, type: T, timeout: number, failure: string): Promise<Extract<Answer, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => settle(new Error(failure)), timeout)
+    const onMessage = (message: Answer): void => { if (message.type === type) settle(null, message) }
+    const onExit = (): void => settle(new Error(failure))
+    function settle (error: Error | null, message?: Answer): void {
+      clearTimeout(timer)
+      child.off('message', onMessage)
+      child.off('exit', onExit)
+      if (error !== null) {
+        if (child.exitCode === null) child.kill()
+        reject(error)
+      } else {
+        resolve(message as Extract<Answer, { type: T }>)
+      }
+    }
+    child.on('message', onMessage)
+    child.once('exit', onExit)
+  })
+}

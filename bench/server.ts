@@ -1,0 +1,54 @@
+// A benchmarked server in its own process: `node server.js <variant> <http|ws>`, forked by child.ts.
+// It tells the parent its port, and answers the parent's questions over IPC.
+import type { AddressInfo } from 'node:net'
+import { build, variants, type VariantName } from './servers'
+
+export type Question = 'usage' | 'heap' | 'exit'
+
+export type Answer =
+  | { type: 'ready', port: number }
+  | { type: 'usage', cpu: number, wall: number, clock: number }
+  | { type: 'heap', heapUsed: number }
+
+async function main (): Promise<void> {
+  const [name, mode] = process.argv.slice(2)
+  if (!(name in variants) || (mode !== 'http' && mode !== 'ws')) {
+    throw new Error(`usage: server.js <${Object.keys(variants).join('|')}> <http|ws>`)
+  }
+  const app = await build(name as VariantName, mode)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  answer({ type: 'ready', port: (app.server.address() as AddressInfo).port })
+
+  process.on('message', (question: Question) => {
+    if (question === 'usage') {
+      // CPU time this process used and the wall clock, both in seconds: the parent takes differences.
+      // `clock` is the monotonic clock in µs, the one --cpu-prof stamps its samples with.
+      const { user, system } = process.cpuUsage()
+      answer({ type: 'usage', cpu: (user + system) / 1e6, wall: performance.now() / 1e3, clock: Number(process.hrtime.bigint() / 1000n) })
+    } else if (question === 'heap') {
+      answer({ type: 'heap', heapUsed: heapAfterGc() })
+    } else if (question === 'exit') {
+      // A normal exit, so that --cpu-prof writes its profile.
+      process.exit(0)
+    }
+  })
+  // The parent is gone: so is this benchmark.
+  process.on('disconnect', () => process.exit(0))
+}
+
+function heapAfterGc (): number {
+  const gc = (globalThis as { gc?: () => void }).gc
+  if (gc === undefined) throw new Error('the heap is measured with --expose-gc')
+  gc()
+  gc()
+  return process.memoryUsage().heapUsed
+}
+
+function answer (message: Answer): void {
+  process.send?.(message)
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exit(1)
+})
