@@ -1,5 +1,6 @@
 import type { Scope } from './types'
 
+// Set by the class's static block: lets scopesOf() below read #scopes without making it public.
 let checkedScopes: (value: object) => readonly Scope[] | undefined
 
 /** What the caller may do: the scopes the backend granted. Read-only once built. */
