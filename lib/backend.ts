@@ -1,7 +1,9 @@
-import type { FastifyRequest } from 'fastify'
-import { scopesOf, type AuthCredentials } from './credentials'
-import { backendContractError, describe } from './errors'
-import type { AuthenticatedUser } from './types'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { areCredentials, type AuthCredentials } from './credentials'
+import {
+  AuthenticationError, AuthenticationPluginError, backendContractError, backendFailed, backendThrewNonError, backendTimeoutError, describe
+} from './errors'
+import type { AuthenticatedUser, Scope } from './types'
 import type { BaseUser } from './users'
 
 /** Who is calling, as a backend found out. */
@@ -10,52 +12,143 @@ export interface AuthenticationResult {
   user: AuthenticatedUser
 }
 
-type Answer = AuthenticationResult | null | undefined
+export type BackendAnswer = AuthenticationResult | null | undefined
 
 /**
- * Decides who is calling. Return the caller, `null`/`undefined` for an anonymous caller,
- * or throw `AuthenticationError` for credentials that are present but wrong.
+ * Decides who is calling. Return the caller, `null`/`undefined` for a caller it does not
+ * recognise (the next backend gets its say), or throw `AuthenticationError` for credentials
+ * that are present but wrong.
  */
 export interface AuthenticationBackend {
-  authenticate (request: FastifyRequest): Answer | PromiseLike<Answer>
+  authenticate (request: FastifyRequest): BackendAnswer | PromiseLike<BackendAnswer>
+  /**
+   * The `WWW-Authenticate` value for a caller who sent no credentials, like `Bearer realm="api"`
+   * (RFC 9110 §11.6.1). A guard answers an anonymous caller with 401 and every backend's challenge.
+   */
+  readonly challenge?: string
+  /**
+   * The `WWW-Authenticate` value for a caller this backend recognised who lacks `scopes`, sent
+   * with the guard's 403 (RFC 6750 §3.1: `error="insufficient_scope"`).
+   */
+  insufficientScope?: (scopes: readonly Scope[]) => string
+  /**
+   * Runs once when the plugin is registered, in the scope it is registered in: the place to
+   * check for a plugin this backend needs, or load a peer dependency. A throw fails startup.
+   */
+  setup?: (fastify: FastifyInstance) => void | PromiseLike<void>
+}
+
+/** The backend that recognised the caller, kept on the request for the refusal's challenge. */
+export const kRecognisedBy = Symbol('fastify-authentication.recognisedBy')
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    [kRecognisedBy]: AuthenticationBackend | null
+  }
 }
 
 /**
- * Asks each backend in turn; the first that recognises the caller wins. Stays synchronous
- * while the backends are, so sync backends cost no promise.
+ * Asks each backend in turn; the first that recognises the caller wins, and stays synchronous
+ * while the backends are, so sync backends cost no promise. An `AuthenticationError` does not
+ * stop the chain: a later backend may still recognise the caller (it can only admit one it
+ * recognises itself). If none does, the first `AuthenticationError` is thrown. Any other
+ * error stops the chain at once. With `timeout` (ms), a chain that went async rejects with 503
+ * once it has run that long, and asks no further backend.
  */
-export function runBackends (backends: readonly AuthenticationBackend[], request: FastifyRequest, from = 0): Answer | PromiseLike<Answer> {
-  for (let i = from; i < backends.length; i++) {
-    const answer = backends[i].authenticate(request)
-    if (isThenable(answer)) {
-      // Promise.resolve tames odd thenables: one that calls back twice, or returns nothing from then().
-      return Promise.resolve(answer).then((settled) => settled ?? runBackends(backends, request, i + 1))
+export function runBackends (
+  backends: readonly AuthenticationBackend[], request: FastifyRequest, timeout: number | undefined
+): BackendAnswer | Promise<BackendAnswer> {
+  let firstError: AuthenticationError | undefined
+  for (let i = 0; i < backends.length; i++) {
+    let answer: BackendAnswer | PromiseLike<BackendAnswer>
+    try {
+      answer = backends[i].authenticate(request)
+    } catch (error) {
+      firstError ??= refusal(error)
+      continue
     }
-    if (answer != null) return answer
+    if (isThenable(answer)) return finishChain(answer, backends, request, i, firstError, timeout)
+    if (answer != null) return recognisedBy(backends[i], answer, request)
   }
+  if (firstError !== undefined) throw firstError
   return null
+}
+
+/** The rest of the chain once backend `from` answered with a promise. */
+function finishChain (
+  pending: PromiseLike<BackendAnswer>, backends: readonly AuthenticationBackend[], request: FastifyRequest,
+  from: number, firstError: AuthenticationError | undefined, timeout: number | undefined
+): Promise<BackendAnswer> {
+  let timedOut = false
+  async function settle (): Promise<BackendAnswer> {
+    let answer: BackendAnswer | PromiseLike<BackendAnswer> = pending
+    for (let i = from; i < backends.length && !timedOut; i++) {
+      try {
+        if (i > from) answer = backends[i].authenticate(request)
+        // Awaiting tames odd thenables too: one that calls back twice, or returns nothing from then().
+        const settled = await answer
+        if (settled != null) return recognisedBy(backends[i], settled, request)
+      } catch (error) {
+        firstError ??= refusal(error)
+      }
+    }
+    if (firstError !== undefined) throw firstError
+    return null
+  }
+  if (timeout === undefined) return settle()
+  // The timer never outlives the chain, and a late answer is ignored.
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      timedOut = true
+      reject(backendTimeoutError(timeout))
+    }, timeout)
+    settle().then(
+      (value) => { clearTimeout(timer); resolve(value) },
+      (error) => { clearTimeout(timer); reject(error) }
+    )
+  })
+}
+
+/** Backends refuse credentials with `AuthenticationError`; anything else thrown stops the chain. */
+function refusal (error: unknown): AuthenticationError {
+  if (error instanceof AuthenticationError) return error
+  throw error
+}
+
+function recognisedBy (backend: AuthenticationBackend, answer: AuthenticationResult, request: FastifyRequest): AuthenticationResult {
+  request[kRecognisedBy] = backend
+  return answer
 }
 
 export function isThenable<T> (value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof (value as PromiseLike<T> | null)?.then === 'function'
 }
 
-/** Checks a backend's answer against the contract; throws an error that names what is wrong, never the values. */
+/**
+ * Checks a backend's answer against the contract, reading each field once (a getter may answer
+ * differently the second time). Throws an error that names what is wrong, never the values.
+ */
 export function checkResult (answer: unknown): AuthenticationResult | null {
   if (answer == null) return null
   if (typeof answer !== 'object' || Array.isArray(answer)) throw backendContractError(`returned ${describe(answer)}`)
   const { auth, user } = answer as Partial<AuthenticationResult>
-  if (scopesOf(auth) === undefined) {
+  if (!areCredentials(auth)) {
     throw backendContractError(`its auth is ${describe(auth)}, not an AuthCredentials (build it with new AuthCredentials([...scopes]))`)
   }
   if (!isUser(user)) {
     throw backendContractError(`its user is ${describe(user)}, not a BaseUser (isAuthenticated: boolean, displayName: string, identity: string)`)
   }
-  return answer as AuthenticationResult
+  return { auth, user }
 }
 
-function isUser (user: unknown): user is BaseUser {
+function isUser (user: unknown): user is AuthenticatedUser {
   if (typeof user !== 'object' || user === null) return false
   const { isAuthenticated, displayName, identity } = user as BaseUser
   return typeof isAuthenticated === 'boolean' && typeof displayName === 'string' && typeof identity === 'string'
+}
+
+/** What a failure that is not an `AuthenticationError` becomes: a plugin error, or a plain 500 with it as the cause. */
+export function asPluginError (error: unknown): Error {
+  if (error instanceof AuthenticationPluginError) return error
+  return error instanceof Error ? backendFailed(error) : backendThrewNonError(error)
 }

@@ -1,28 +1,36 @@
 import type { Scope } from './types'
 
-// Set by the class's static block: lets scopesOf() below read #scopes without making it public.
-let checkedScopes: (value: object) => readonly Scope[] | undefined
+export interface AuthCredentialsOptions {
+  /** When the credentials stop being valid: a `Date` or epoch milliseconds. Open WebSockets are closed then. */
+  expiresAt?: Date | number
+}
+
+// Set by the class's static block: let the functions below read the private fields without making them public.
+let isCredentials: (value: object) => boolean
+let holdsScope: (auth: AuthCredentials, scope: Scope) => boolean
+
+const NONE: readonly Scope[] = Object.freeze([])
+// Past this many scopes a Set answers faster than a scan; below it, building one costs more than it saves.
+const SCAN_LIMIT = 16
 
 /** What the caller may do: the scopes the backend granted. Read-only once built. */
 export class AuthCredentials {
   readonly #scopes: readonly Scope[]
+  // Built on the first check of a long list, so credentials reused across requests pay for it once.
+  #set: ReadonlySet<Scope> | undefined
+  /** When these credentials expire, in epoch milliseconds; `undefined` if they do not. */
+  readonly expiresAt: number | undefined
 
   static {
-    checkedScopes = (value) => #scopes in value ? (value as AuthCredentials).#scopes : undefined
+    isCredentials = (value) => #scopes in value
+    holdsScope = (auth, scope) => auth.#scopes.length <= SCAN_LIMIT
+      ? auth.#scopes.includes(scope)
+      : (auth.#set ??= new Set(auth.#scopes)).has(scope)
   }
 
-  constructor (scopes: Iterable<Scope> = []) {
-    // A string is iterable too: ['admin'] was meant, and 'admin' would grant 'a', 'd', …
-    if (typeof scopes === 'string' || typeof scopes?.[Symbol.iterator] !== 'function') {
-      throw new TypeError('AuthCredentials(scopes) takes an array of scope strings')
-    }
-    const list = Array.from(scopes)
-    for (const scope of list as unknown[]) {
-      if (typeof scope !== 'string' || scope === '') {
-        throw new TypeError('AuthCredentials(scopes): every scope must be a non-empty string')
-      }
-    }
-    this.#scopes = Object.freeze(list)
+  constructor (scopes?: Iterable<Scope>, options: AuthCredentialsOptions = {}) {
+    this.#scopes = scopes === undefined ? NONE : checkedCopy(scopes)
+    this.expiresAt = expiryOf(options)
   }
 
   get scopes (): readonly Scope[] {
@@ -30,11 +38,43 @@ export class AuthCredentials {
   }
 }
 
+function checkedCopy (scopes: Iterable<Scope>): readonly Scope[] {
+  // A string is iterable too: ['admin'] was meant, and 'admin' would grant 'a', 'd', …
+  if (typeof scopes === 'string' || typeof scopes?.[Symbol.iterator] !== 'function') {
+    throw new TypeError('AuthCredentials(scopes) takes an array of scope strings')
+  }
+  const list: unknown[] = Array.isArray(scopes) ? scopes.slice() : Array.from(scopes)
+  for (let i = 0; i < list.length; i++) {
+    const scope = list[i]
+    if (typeof scope !== 'string' || scope === '') {
+      throw new TypeError('AuthCredentials(scopes): every scope must be a non-empty string')
+    }
+  }
+  return Object.freeze(list as Scope[])
+}
+
+function expiryOf (options: AuthCredentialsOptions): number | undefined {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('AuthCredentials(scopes, options): options must be an object like { expiresAt }')
+  }
+  const { expiresAt } = options
+  if (expiresAt === undefined) return undefined
+  const time = expiresAt instanceof Date ? expiresAt.getTime() : expiresAt
+  if (typeof time !== 'number' || !Number.isFinite(time)) {
+    throw new TypeError('AuthCredentials(scopes, { expiresAt }): expiresAt must be a valid Date or epoch milliseconds')
+  }
+  return time
+}
+
 /**
- * The scopes the constructor checked, or `undefined` for anything it did not build: an object
- * that only shares the prototype (`instanceof` is fooled by it) or was never constructed.
- * A subclass cannot change them by overriding the getter either.
+ * Whether `value` was built by the constructor: an object that only shares the prototype
+ * (`instanceof` is fooled by it) or was never constructed is not credentials.
  */
-export function scopesOf (value: unknown): readonly Scope[] | undefined {
-  return typeof value === 'object' && value !== null ? checkedScopes(value) : undefined
+export function areCredentials (value: unknown): value is AuthCredentials {
+  return typeof value === 'object' && value !== null && isCredentials(value)
+}
+
+/** Whether the credentials hold `scope`, read from the checked list (a subclass's getter cannot change it). */
+export function holds (auth: AuthCredentials, scope: Scope): boolean {
+  return holdsScope(auth, scope)
 }

@@ -1,9 +1,36 @@
-/** Thrown by a backend for credentials that are present but wrong. Its message is sent to the client. */
+export interface AuthenticationErrorOptions extends ErrorOptions {
+  /** The status the default `onError` answers with: 400 (Starlette's) unless given. */
+  statusCode?: number
+  /** A `WWW-Authenticate` value the default `onError` sends, like `Bearer error="invalid_token"`. */
+  challenge?: string
+}
+
+/**
+ * Thrown by a backend for credentials that are present but wrong. Its message is sent to the
+ * client by the default `onError`, with `statusCode` and `challenge`.
+ */
 export class AuthenticationError extends Error {
-  constructor (message = 'Invalid authentication credentials', options?: ErrorOptions) {
+  readonly statusCode: number
+  readonly challenge: string | undefined
+
+  constructor (message = 'Invalid authentication credentials', options: AuthenticationErrorOptions = {}) {
     super(message, options)
+    const { statusCode = 400, challenge } = options
+    if (!Number.isInteger(statusCode) || statusCode < 400 || statusCode > 599) {
+      throw new RangeError('AuthenticationError: statusCode must be an integer from 400 to 599')
+    }
+    if (challenge !== undefined && !isHeaderValue(challenge)) {
+      throw new TypeError('AuthenticationError: challenge must be a WWW-Authenticate value like \'Bearer error="invalid_token"\'')
+    }
     this.name = 'AuthenticationError'
+    this.statusCode = statusCode
+    this.challenge = challenge
   }
+}
+
+/** Printable ASCII that does not start with a space: what Node accepts in a header, and what a challenge is. */
+export function isHeaderValue (value: unknown): value is string {
+  return typeof value === 'string' && /^[\x21-\x7e][\x20-\x7e]*$/.test(value)
 }
 
 /** A failure of the plugin's own contracts: Fastify's error handler answers it with `statusCode`. */
@@ -11,8 +38,8 @@ export class AuthenticationPluginError extends Error {
   readonly code: string
   readonly statusCode: number
 
-  constructor (code: string, statusCode: number, message: string) {
-    super(message)
+  constructor (code: string, statusCode: number, message: string, options?: ErrorOptions) {
+    super(message, options)
     this.name = 'AuthenticationPluginError'
     this.code = code
     this.statusCode = statusCode
@@ -27,6 +54,15 @@ export function backendContractError (problem: string): AuthenticationPluginErro
 export function backendThrewNonError (thrown: unknown): AuthenticationPluginError {
   return new AuthenticationPluginError('FST_AUTHENTICATION_BAD_THROW', 500,
     `fastify-authentication: backend.authenticate(request) threw ${describe(thrown)} instead of an Error; throw AuthenticationError for bad credentials`)
+}
+
+/**
+ * What the client learns of a backend that failed: a 500 that names neither the error's message
+ * nor its status or headers, which may carry internals. The error itself is the cause, for the log.
+ */
+export function backendFailed (cause: Error): AuthenticationPluginError {
+  return new AuthenticationPluginError('FST_AUTHENTICATION_BACKEND_FAILED', 500,
+    'fastify-authentication: the backend failed (its error is logged as the cause)', { cause })
 }
 
 export function backendTimeoutError (timeout: number): AuthenticationPluginError {

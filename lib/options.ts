@@ -1,27 +1,27 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { AuthenticationBackend } from './backend'
-import type { AuthenticationError } from './errors'
+import { isHeaderValue, type AuthenticationError } from './errors'
+import type { Registration } from './registration'
 
 export interface AuthenticationOptions {
   /** Decides who is calling; with an array, the first backend that recognises the caller wins. */
   backend: AuthenticationBackend | readonly AuthenticationBackend[]
-  /** What an HTTP request gets when a backend throws `AuthenticationError`. Default: 400, text/plain, the error's message. */
+  /**
+   * What an HTTP request gets when the backends throw `AuthenticationError`. Default: the
+   * error's `statusCode` (400), its `challenge` as `WWW-Authenticate`, and its message as text/plain.
+   */
   onError?: (error: AuthenticationError, request: FastifyRequest, reply: FastifyReply) => unknown
-  /** A `WWW-Authenticate` value sent with every 401 from `requires`, like `Bearer realm="api"`. */
+  /** A `WWW-Authenticate` value sent with every 401 from a guard, besides the backends' own, like `Bearer realm="api"`. */
   challenge?: string
-  /** Milliseconds a backend may take; past that the request fails with 503. */
+  /** Milliseconds the backends may take; past that the request fails with 503. */
   timeout?: number
 }
 
 // Fastify's own register options reach the plugin too; they are not typos.
 const optionNames = new Set(['backend', 'onError', 'challenge', 'timeout', 'prefix', 'logLevel', 'logSerializers'])
 
-export function checkOptions (options: AuthenticationOptions): {
-  backends: readonly AuthenticationBackend[]
-  onError: AuthenticationOptions['onError']
-  challenge: string | undefined
-  timeout: number | undefined
-} {
+/** Checks the options at registration, naming the one that is wrong, and turns them into a registration. */
+export function checkOptions (options: AuthenticationOptions): Registration {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError('fastify-authentication: options must be an object like { backend }')
   }
@@ -38,11 +38,23 @@ export function checkOptions (options: AuthenticationOptions): {
   if (onError !== undefined && typeof onError !== 'function') {
     throw new TypeError('fastify-authentication: the onError option must be a function (error, request, reply)')
   }
-  if (challenge !== undefined && (typeof challenge !== 'string' || !/^[\x21-\x7e][\x20-\x7e]*$/.test(challenge))) {
+  if (challenge !== undefined && !isHeaderValue(challenge)) {
     throw new TypeError('fastify-authentication: the challenge option must be a WWW-Authenticate value like \'Basic realm="api"\'')
   }
   if (timeout !== undefined && (!Number.isInteger(timeout) || timeout <= 0 || timeout > 2 ** 31 - 1)) {
     throw new RangeError('fastify-authentication: the timeout option must be a whole number of milliseconds greater than 0')
   }
-  return { backends, onError, challenge, timeout }
+  for (const { challenge } of backends) {
+    if (challenge !== undefined && !isHeaderValue(challenge)) {
+      throw new TypeError('fastify-authentication: a backend\'s challenge must be a WWW-Authenticate value like \'Bearer realm="api"\'')
+    }
+  }
+  const challenges = [...new Set([...backends.map((backend) => backend.challenge), challenge].filter((value) => value !== undefined))]
+  return {
+    backends,
+    onError,
+    timeout,
+    // One challenge is one header; several are one WWW-Authenticate line each (RFC 9110 §11.6.1).
+    challenges: challenges.length <= 1 ? challenges[0] : challenges
+  }
 }

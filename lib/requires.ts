@@ -1,14 +1,19 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, preHandlerHookHandler } from 'fastify'
-import { notCoveredError } from './errors'
+import { kRecognisedBy } from './backend'
+import { AuthenticationPluginError, notCoveredError } from './errors'
 import { redirectPrefix, safeNext } from './redirect'
-import { settingsOf } from './settings'
-import { grants, type ScopeMatch } from './scopes'
+import { registrationOf, type Registration } from './registration'
+import { grants, scopeList, type ScopeMatch } from './scopes'
 import type { Scope } from './types'
-import { isWebSocketRequest } from './websocket'
+import { isWebSocketRequest } from './websocket/handshake'
 
 export interface RequiresOptions {
-  /** What an HTTP request without the scopes gets: 400-599, default 403. WebSocket handshakes always get 403. */
+  /**
+   * What an HTTP request without the scopes gets: 400-599. Default: 401 with the backends'
+   * challenges for an anonymous caller when any backend has one, else 403.
+   * WebSocket handshakes always get 403.
+   */
   statusCode?: number
   /** Send HTTP requests without the scopes here (303, with `next`) instead. Not for WebSocket handshakes: they get 403. */
   redirect?: string
@@ -23,29 +28,47 @@ export type RouteRequires = Scope | readonly Scope[] | (RequiresOptions & { scop
 export interface Guard {
   readonly scopes: readonly Scope[]
   readonly match: ScopeMatch
-  readonly statusCode: number
+  /** The status the route chose, or `undefined` for the default (401 or 403). */
+  readonly statusCode: number | undefined
   readonly redirect: { before: string, after: string } | undefined
-  readonly body: string
 }
 
 const kGuard = Symbol('fastify-authentication.guard')
 type GuardHook = preHandlerHookHandler & { [kGuard]?: Guard }
 
 const JSON_TYPE = 'application/json; charset=utf-8'
-const WEBSOCKET_REFUSAL = errorBody(403, 'Forbidden')
 const optionNames = new Set(['statusCode', 'redirect', 'match'])
+// The bodies are serialized once: a refusal costs no JSON.stringify.
+const bodies = new Map<number, string>()
+const WEBSOCKET_REFUSAL = JSON.stringify({ statusCode: 403, error: 'Forbidden', message: 'Forbidden' })
 
 /**
- * A `preHandler` hook that lets the request through only if the caller holds `scopes`.
- * Bad arguments throw here, at startup.
+ * A hook that lets the request through only if the caller holds `scopes`. Put it in
+ * `preHandler` (or `onRequest`, `preParsing`, `preValidation`): on a route the plugin prepares,
+ * it is checked in the plugin's own `onRequest` hook, before the body is read. Bad arguments
+ * throw here, at startup.
  */
 export function requires (scopes: Scope | readonly Scope[], options: RequiresOptions = {}): preHandlerHookHandler {
   const guard = compileGuard(scopes, options, 'requires(scopes, options)')
-  const hook: GuardHook = function requiresScopes (request, reply, done) {
-    enforce(guard, request, reply, done)
+  const hook: GuardHook = function requiresScopes (request, reply, done, lateDone?: HookHandlerDoneFunction) {
+    // Added with addHook as a hook that runs with a payload (preSerialization, onSend, …): refuse
+    // rather than guard too late. Route-level hooks in those places fail at startup instead.
+    if (typeof done !== 'function') return lateDone!(misplacedGuard())
+    if (reply.sent) {
+      request.log.error(misplacedGuard())
+      return done()
+    }
+    const registration = registrationOf(request.server)
+    if (registration === undefined || request.auth == null) return done(notCoveredError())
+    enforce([guard], registration, request, reply, done)
   }
   hook[kGuard] = guard
   return hook
+}
+
+function misplacedGuard (): AuthenticationPluginError {
+  return new AuthenticationPluginError('FST_AUTHENTICATION_MISPLACED_GUARD', 500,
+    'fastify-authentication: a requires() hook ran after the handler; add it as an onRequest, preValidation or preHandler hook, or use config.requires')
 }
 
 /** The guard a hook was built with, if `requires` built it. */
@@ -62,18 +85,15 @@ export function compileRouteGuard (spec: RouteRequires, where: string): Guard {
 }
 
 function compileGuard (scopes: Scope | readonly Scope[], options: RequiresOptions, where: string): Guard {
-  const list = typeof scopes === 'string' ? [scopes] : scopes
-  if (!Array.isArray(list) || list.length === 0 || !list.every((scope) => typeof scope === 'string' && scope !== '')) {
-    throw new TypeError(`${where}: scopes must be a non-empty scope name or a non-empty array of them`)
-  }
+  const list = scopeList(scopes, where)
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`${where}: options must be an object like { statusCode, redirect, match }`)
   }
   for (const name of Object.keys(options)) {
     if (!optionNames.has(name)) throw new TypeError(`${where}: unknown option "${name}"; use statusCode, redirect or match`)
   }
-  const { statusCode = 403, redirect, match = 'all' } = options
-  if (!Number.isInteger(statusCode) || statusCode < 400 || statusCode > 599) {
+  const { statusCode, redirect, match = 'all' } = options
+  if (statusCode !== undefined && (!Number.isInteger(statusCode) || statusCode < 400 || statusCode > 599)) {
     throw new RangeError(`${where}: statusCode must be an integer from 400 to 599`)
   }
   // Node refuses anything else in a Location header (a control character, or '€', at request time).
@@ -87,29 +107,41 @@ function compileGuard (scopes: Scope | readonly Scope[], options: RequiresOption
     scopes: Object.freeze([...list]),
     match,
     statusCode,
-    redirect: redirect === undefined ? undefined : redirectPrefix(redirect),
-    body: errorBody(statusCode, statusCode === 401 ? 'Authentication required' : 'Missing required scope')
+    redirect: redirect === undefined ? undefined : redirectPrefix(redirect)
   }
 }
 
-/** Lets the request on (`done()`), or answers it: the one place where a guard's rule is applied. */
-export function enforce (guard: Guard, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-  const auth = request.auth
-  if (auth == null) return done(notCoveredError())
-  if (grants(auth, guard.scopes, guard.match)) return done()
+/**
+ * Lets the request on (`done()`) if the caller passes every guard, or answers it as the first
+ * guard it fails asks: the one place where guards are applied.
+ */
+export function enforce (
+  guards: readonly Guard[], registration: Registration, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction
+): void {
+  for (let i = 0; i < guards.length; i++) {
+    const guard = guards[i]
+    if (!grants(request.auth, guard.scopes, guard.match)) return refuse(guard, registration, request, reply)
+  }
+  done()
+}
 
-  if (isWebSocketRequest(request)) {
-    refuseWebSocket(reply)
-  } else if (guard.redirect !== undefined) {
+function refuse (guard: Guard, registration: Registration, request: FastifyRequest, reply: FastifyReply): void {
+  if (isWebSocketRequest(request)) return refuseWebSocket(reply)
+  if (guard.redirect !== undefined) {
     const { before, after } = guard.redirect
     reply.code(303).header('location', before + encodeURIComponent(safeNext(request.originalUrl)) + after).send()
-  } else {
-    if (guard.statusCode === 401) {
-      const challenge = settingsOf(request).challenge
-      if (challenge !== undefined) reply.header('www-authenticate', challenge)
-    }
-    reply.code(guard.statusCode).header('content-type', JSON_TYPE).send(guard.body)
+    return
   }
+  const recognisedBy = request[kRecognisedBy]
+  const { challenges } = registration
+  // RFC 9110 §15.5.2: a 401 carries a challenge; without one, an anonymous caller gets 403 (Starlette's default).
+  const statusCode = guard.statusCode ?? (recognisedBy == null && challenges !== undefined ? 401 : 403)
+  if (statusCode === 401 && challenges !== undefined) {
+    reply.header('www-authenticate', challenges)
+  } else if (statusCode === 403 && recognisedBy?.insufficientScope !== undefined) {
+    reply.header('www-authenticate', recognisedBy.insufficientScope(guard.scopes))
+  }
+  reply.code(statusCode).header('content-type', JSON_TYPE).send(errorBody(statusCode))
 }
 
 /** A WebSocket handshake is always refused with 403, whatever the route asked for (as in Starlette). */
@@ -117,6 +149,13 @@ export function refuseWebSocket (reply: FastifyReply): void {
   reply.code(403).header('content-type', JSON_TYPE).send(WEBSOCKET_REFUSAL)
 }
 
-function errorBody (statusCode: number, message: string): string {
-  return JSON.stringify({ statusCode, error: STATUS_CODES[statusCode], message })
+/** Fastify's error shape: `{ statusCode, error, message }`. */
+function errorBody (statusCode: number): string {
+  let body = bodies.get(statusCode)
+  if (body === undefined) {
+    const message = statusCode === 401 ? 'Authentication required' : 'Missing required scope'
+    body = JSON.stringify({ statusCode, error: STATUS_CODES[statusCode], message })
+    bodies.set(statusCode, body)
+  }
+  return body
 }

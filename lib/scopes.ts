@@ -1,29 +1,35 @@
 import type { FastifyRequest } from 'fastify'
-import { scopesOf, type AuthCredentials } from './credentials'
+import { holds, type AuthCredentials } from './credentials'
 import { notCoveredError } from './errors'
 import type { Scope } from './types'
 
 export type ScopeMatch = 'all' | 'any'
 
-const NONE: readonly Scope[] = Object.freeze([])
-
 /**
  * Exact matches only: a scope is never granted by a prefix, a substring or an object key.
- * Plain loops, no callbacks: this runs on every guarded request.
+ * Each scope costs one look-up, whatever the number held. Plain loops: this runs on every guarded request.
  */
 export function grants (auth: AuthCredentials, scopes: readonly Scope[], match: ScopeMatch): boolean {
-  // The checked scopes, never what a look-alike's `scopes` says (a string would match substrings).
-  const granted = scopesOf(auth) ?? NONE
   // 'all' stops at the first scope missing, 'any' at the first one held.
   const wanted = match === 'all'
   for (let i = 0; i < scopes.length; i++) {
-    if (granted.includes(scopes[i]) !== wanted) return !wanted
+    if (holds(auth, scopes[i]) !== wanted) return !wanted
   }
   return wanted
 }
 
+/** A scope or a non-empty array of them, as a list; anything else throws, naming `where`. */
+export function scopeList (scopes: Scope | readonly Scope[], where: string): readonly Scope[] {
+  const list = typeof scopes === 'string' ? [scopes] : scopes
+  if (!Array.isArray(list) || list.length === 0 || !list.every((scope) => typeof scope === 'string' && scope !== '')) {
+    throw new TypeError(`${where}: scopes must be a non-empty scope name or a non-empty array of them`)
+  }
+  return list
+}
+
 /** Starlette's `has_required_scope`: whether the caller holds every one of `scopes`. */
 export function hasRequiredScope (request: FastifyRequest, scopes: Scope | readonly Scope[]): boolean {
+  const list = scopeList(scopes, 'hasRequiredScope(request, scopes)')
   if (request.auth == null) throw notCoveredError()
-  return grants(request.auth, typeof scopes === 'string' ? [scopes] : scopes, 'all')
+  return grants(request.auth, list, 'all')
 }

@@ -39,17 +39,25 @@ t.test('backends are tried in order; the first that recognises the caller wins',
   }
 })
 
-t.test('an AuthenticationError stops the chain', async (t) => {
-  const calls: string[] = []
-  const app = Fastify()
-  await app.register(authentication, { backend: [named('none', 'null', calls, true), named('strict', 'refuse', calls), named('b', 'user', calls)] })
-  app.get('/', async () => 'handler')
-  const { http } = await listen(app, t)
-  const response = await fetch(http + '/', { headers: { 'x-backend': 'b' } })
-  t.equal(response.status, 400)
-  t.match(response.headers.get('content-type'), /^text\/plain/)
-  t.equal(await response.text(), 'strict refused')
-  t.same(calls, ['none', 'strict'])
+t.test('an AuthenticationError lets later backends try; if none recognises the caller, the first error answers', async (t) => {
+  for (const async of [false, true]) {
+    const calls: string[] = []
+    const app = Fastify()
+    await app.register(authentication, {
+      backend: [named('none', 'null', calls, async), named('strict', 'refuse', calls, async), named('later', 'refuse', calls, !async), named('b', 'user', calls, async)]
+    })
+    app.get('/', async (request) => request.user.displayName)
+    const { http } = await listen(app, t)
+    const recognised = await fetch(http + '/', { headers: { 'x-backend': 'b' } })
+    t.equal(await recognised.text(), 'b', 'a later backend recognised the caller')
+    t.same(calls.splice(0), ['none', 'strict', 'later', 'b'])
+    const response = await fetch(http + '/')
+    t.equal(response.status, 400)
+    t.match(response.headers.get('content-type'), /^text\/plain/)
+    t.equal(await response.text(), 'strict refused', 'the first AuthenticationError')
+    t.same(calls.splice(0), ['none', 'strict', 'later', 'b'])
+    await app.close()
+  }
 })
 
 t.test('anonymous requests get empty credentials and an UnauthenticatedUser', async (t) => {

@@ -37,8 +37,8 @@ t.test('good options, including Fastify\'s own register options', async (t) => {
   t.equal(app.hasPlugin('fastify-authentication'), true)
 })
 
-t.test('registering twice in one tree fails at startup', async (t) => {
+t.test('registering twice in one scope fails at startup, naming the plugin', async (t) => {
   const app = Fastify()
   await app.register(authentication, { backend })
-  await t.rejects(async () => { await app.register(authentication, { backend }) }, /already been added|already present/)
+  await t.rejects(async () => { await app.register(authentication, { backend }) }, /^fastify-authentication is registered twice in the same scope/)
 })

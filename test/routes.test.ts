@@ -24,7 +24,7 @@ t.test('config.requires: a scope, an array, or the full options', async (t) => {
   app.get('/redirect', { config: { requires: { scopes: 'read', redirect: '/login' } } }, async () => 'ok')
   const { http } = await listen(app, t)
 
-  t.equal((await fetch(http + '/one')).status, 403)
+  t.equal((await fetch(http + '/one')).status, 401, 'an anonymous caller is asked to authenticate: a challenge is known')
   t.equal((await fetch(http + '/one', READ)).status, 200)
   t.equal((await fetch(http + '/all', READ)).status, 403)
   t.equal((await fetch(http + '/all', { headers: { 'x-scopes': 'read,write' } })).status, 200)

@@ -1,0 +1,95 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import { asPluginError, checkResult, isThenable, kRecognisedBy, runBackends, type BackendAnswer } from './backend'
+import { AuthCredentials } from './credentials'
+import { AuthenticationError, notCoveredError } from './errors'
+import { runOnError } from './on-error'
+import { checkOptions, type AuthenticationOptions } from './options'
+import { rootOf, storeRegistration, type Registration } from './registration'
+import { enforce, refuseWebSocket, type Guard } from './requires'
+import { planOf, prepareRoute, type RoutePlan } from './routes'
+import type { AuthenticatedUser } from './types'
+import { UnauthenticatedUser } from './users'
+import { closeAfterAnswer, isWebSocketRequest } from './websocket/handshake'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** What the caller may do. Anonymous callers have no scopes. */
+    auth: AuthCredentials
+    /** Who the caller is: the backend's user, or an `UnauthenticatedUser`. */
+    user: AuthenticatedUser | UnauthenticatedUser
+  }
+}
+
+const kInstalled = Symbol('fastify-authentication.installed')
+
+/**
+ * Registers one scope's authentication. The per-request hook is installed once, at the root,
+ * so that it runs for every route of the app: each request is then authenticated by the
+ * registration nearest to its route, and a route that none covers cannot slip through.
+ */
+export async function registerAuthentication (fastify: FastifyInstance, options: AuthenticationOptions): Promise<void> {
+  const registration = checkOptions(options)
+  storeRegistration(fastify, registration)
+  for (const backend of registration.backends) await backend.setup?.(fastify)
+  fastify.addHook('onRoute', prepareRoute)
+  const root = rootOf(fastify) as FastifyInstance & { [kInstalled]?: true }
+  if (root[kInstalled] === true) return
+  root[kInstalled] = true
+  root.decorateRequest('auth', null as never)
+  root.decorateRequest('user', null as never)
+  root.decorateRequest(kRecognisedBy, null)
+  // addHook on the root reaches every scope, those created before this registration too.
+  root.addHook('onRequest', authenticate)
+}
+
+function authenticate (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  if (isWebSocketRequest(request)) closeAfterAnswer(request, reply)
+  let plan: RoutePlan
+  try {
+    plan = planOf(request)
+  } catch (error) {
+    return done(asPluginError(error))
+  }
+  const { registration } = plan
+  // Not covered: a guarded route fails closed, as a requires() hook does (request.auth stays null).
+  if (registration === undefined) return plan.guards.length === 0 ? done() : done(notCoveredError())
+  let answer: BackendAnswer | Promise<BackendAnswer>
+  try {
+    answer = plan.authenticate ? runBackends(registration.backends, request, registration.timeout) : null
+  } catch (error) {
+    return fail(error, registration, request, reply, done)
+  }
+  if (!isThenable(answer)) return admit(answer, plan.guards, registration, request, reply, done)
+  answer.then(
+    (settled) => admit(settled, plan.guards, registration, request, reply, done),
+    (error) => fail(error, registration, request, reply, done)
+  ).then(undefined, (error) => {
+    // Nothing that throws after the first await may become an unhandled rejection.
+    if (!reply.sent) done(asPluginError(error))
+  })
+}
+
+function admit (
+  answer: BackendAnswer, guards: readonly Guard[], registration: Registration, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction
+): void {
+  let result
+  try {
+    result = checkResult(answer)
+  } catch (error) {
+    return done(asPluginError(error))
+  }
+  // Anonymous callers get objects of their own: no request can change what another sees.
+  request.auth = result?.auth ?? new AuthCredentials()
+  request.user = result?.user ?? new UnauthenticatedUser()
+  enforce(guards, registration, request, reply, done)
+}
+
+function fail (error: unknown, registration: Registration, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  // Fastify's error handler logs the 500 at error level, with the backend's error as its cause.
+  if (!(error instanceof AuthenticationError)) return done(asPluginError(error))
+  request.log.debug('fastify-authentication: the backend refused the credentials')
+  if (isWebSocketRequest(request)) return refuseWebSocket(reply)
+  if (registration.onError !== undefined) return runOnError(registration.onError, error, request, reply, done)
+  if (error.challenge !== undefined) reply.header('www-authenticate', error.challenge)
+  reply.code(error.statusCode).header('content-type', 'text/plain; charset=utf-8').send(error.message)
+}

@@ -1,0 +1,41 @@
+import type { FastifyInstance } from 'fastify'
+import type { AuthenticationBackend } from './backend'
+import type { AuthenticationOptions } from './options'
+
+/** One `app.register(authentication, …)`: what governs the routes of its scope and its children. */
+export interface Registration {
+  readonly backends: readonly AuthenticationBackend[]
+  readonly onError: AuthenticationOptions['onError']
+  readonly timeout: number | undefined
+  /** Every challenge a guard's 401 carries: the backends' and the `challenge` option's, each once. */
+  readonly challenges: string | string[] | undefined
+}
+
+const kRegistration = Symbol('fastify-authentication.registration')
+type Scope = FastifyInstance & { [kRegistration]?: Registration }
+
+/**
+ * Stores the registration on its scope. A child scope is created from its parent with
+ * `Object.create`, so a lookup from any scope finds the nearest registration above it, and a
+ * registration in a child scope shadows its parent's.
+ */
+export function storeRegistration (fastify: FastifyInstance, registration: Registration): void {
+  if (Object.hasOwn(fastify, kRegistration)) {
+    throw new Error('fastify-authentication is registered twice in the same scope: register it once per scope (a child scope may have its own registration, which governs its routes)')
+  }
+  (fastify as Scope)[kRegistration] = registration
+}
+
+/** The registration nearest to the scope a route was declared in, or `undefined` if none covers it. */
+export function registrationOf (scope: FastifyInstance): Registration | undefined {
+  return (scope as Scope)[kRegistration]
+}
+
+/** The root instance: every scope descends from it through the prototype chain. */
+export function rootOf (fastify: FastifyInstance): FastifyInstance {
+  let scope = fastify
+  for (let parent = Object.getPrototypeOf(scope); parent !== Object.prototype; parent = Object.getPrototypeOf(scope)) {
+    scope = parent
+  }
+  return scope
+}
