@@ -82,7 +82,9 @@ function finishChain (
   let timedOut = false
   async function settle (): Promise<BackendAnswer> {
     let answer: BackendAnswer | PromiseLike<BackendAnswer> = pending
-    for (let i = from; i < backends.length && !timedOut; i++) {
+    for (let i = from; i < backends.length; i++) {
+      // Set by the timer: once the request got its 503, no further backend is asked.
+      if (timedOut) break
       try {
         if (i > from) answer = backends[i].authenticate(request)
         // Awaiting tames odd thenables too: one that calls back twice, or returns nothing from then().

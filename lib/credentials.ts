@@ -74,7 +74,10 @@ export function areCredentials (value: unknown): value is AuthCredentials {
   return typeof value === 'object' && value !== null && isCredentials(value)
 }
 
-/** Whether the credentials hold `scope`, read from the checked list (a subclass's getter cannot change it). */
+/**
+ * Whether the credentials hold `scope`, read from the checked list (a subclass's getter cannot
+ * change it); a look-alike an app put on `request.auth` holds nothing.
+ */
 export function holds (auth: AuthCredentials, scope: Scope): boolean {
-  return holdsScope(auth, scope)
+  return areCredentials(auth) && holdsScope(auth, scope)
 }

@@ -11,6 +11,12 @@ import * as types from './types'
 import * as users from './users'
 
 declare module 'fastify' {
+  interface FastifyRequest {
+    /** What the caller may do. Anonymous callers have no scopes. */
+    auth: credentials.AuthCredentials
+    /** Who the caller is: the backend's user, or an `UnauthenticatedUser`. */
+    user: types.AuthenticatedUser | users.UnauthenticatedUser
+  }
   interface FastifyContextConfig {
     /** Scopes this route needs, with the same options as `requires()`. */
     requires?: guards.RouteRequires

@@ -6,19 +6,9 @@ import { runOnError } from './on-error'
 import { checkOptions, type AuthenticationOptions } from './options'
 import { rootOf, storeRegistration, type Registration } from './registration'
 import { enforce, refuseWebSocket, type Guard } from './requires'
-import { planOf, prepareRoute, type RoutePlan } from './routes'
-import type { AuthenticatedUser } from './types'
+import { planOf, prepareRoute, refuseMisplacedScopeGuards, type RoutePlan } from './routes'
 import { UnauthenticatedUser } from './users'
 import { closeAfterAnswer, isWebSocketRequest } from './websocket/handshake'
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** What the caller may do. Anonymous callers have no scopes. */
-    auth: AuthCredentials
-    /** Who the caller is: the backend's user, or an `UnauthenticatedUser`. */
-    user: AuthenticatedUser | UnauthenticatedUser
-  }
-}
 
 const kInstalled = Symbol('fastify-authentication.installed')
 
@@ -40,6 +30,7 @@ export async function registerAuthentication (fastify: FastifyInstance, options:
   root.decorateRequest(kRecognisedBy, null)
   // addHook on the root reaches every scope, those created before this registration too.
   root.addHook('onRequest', authenticate)
+  root.addHook('onReady', refuseMisplacedScopeGuards)
 }
 
 function authenticate (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, preHandlerHookHandler } from 'fastify'
 import { kRecognisedBy } from './backend'
-import { AuthenticationPluginError, notCoveredError } from './errors'
+import { notCoveredError } from './errors'
 import { redirectPrefix, safeNext } from './redirect'
 import { registrationOf, type Registration } from './registration'
 import { grants, scopeList, type ScopeMatch } from './scopes'
@@ -50,25 +50,13 @@ const WEBSOCKET_REFUSAL = JSON.stringify({ statusCode: 403, error: 'Forbidden', 
  */
 export function requires (scopes: Scope | readonly Scope[], options: RequiresOptions = {}): preHandlerHookHandler {
   const guard = compileGuard(scopes, options, 'requires(scopes, options)')
-  const hook: GuardHook = function requiresScopes (request, reply, done, lateDone?: HookHandlerDoneFunction) {
-    // Added with addHook as a hook that runs with a payload (preSerialization, onSend, …): refuse
-    // rather than guard too late. Route-level hooks in those places fail at startup instead.
-    if (typeof done !== 'function') return lateDone!(misplacedGuard())
-    if (reply.sent) {
-      request.log.error(misplacedGuard())
-      return done()
-    }
+  const hook: GuardHook = function requiresScopes (request, reply, done) {
     const registration = registrationOf(request.server)
     if (registration === undefined || request.auth == null) return done(notCoveredError())
     enforce([guard], registration, request, reply, done)
   }
   hook[kGuard] = guard
   return hook
-}
-
-function misplacedGuard (): AuthenticationPluginError {
-  return new AuthenticationPluginError('FST_AUTHENTICATION_MISPLACED_GUARD', 500,
-    'fastify-authentication: a requires() hook ran after the handler; add it as an onRequest, preValidation or preHandler hook, or use config.requires')
 }
 
 /** The guard a hook was built with, if `requires` built it. */

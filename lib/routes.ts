@@ -58,6 +58,34 @@ export function prepareRoute (this: FastifyInstance, route: RouteOptions): void 
   }
 }
 
+/**
+ * The `onReady` hook: refuses a `requires()` added with `addHook` where it cannot guard, after
+ * the handler or in `preParsing` (whose hooks get a payload where a guard expects `done`).
+ * Fastify keeps each scope's hooks and children under symbols, found by their description;
+ * without them (a future Fastify), such a guard still fails its requests closed: it throws there.
+ */
+export async function refuseMisplacedScopeGuards (this: FastifyInstance): Promise<void> {
+  const kHooks = symbolNamed(this, 'fastify.hooks')
+  const kChildren = symbolNamed(this, 'fastify.children')
+  /* c8 ignore next -- only a Fastify without these internals takes this branch */
+  if (kHooks === undefined || kChildren === undefined) return
+  type Internals = Record<symbol, unknown>
+  const visit = (scope: Internals): void => {
+    const hooks = scope[kHooks] as Record<string, unknown[]>
+    for (const position of ['preParsing', ...latePositions]) {
+      if (hooks[position]?.some((hook) => guardOf(hook) !== undefined)) {
+        throw new TypeError(`fastify-authentication: requires() was added with addHook('${position}'), where it cannot guard; add it with addHook('onRequest') or addHook('preHandler'), or use config.requires`)
+      }
+    }
+    for (const child of scope[kChildren] as Internals[]) visit(child)
+  }
+  visit(this as unknown as Internals)
+}
+
+function symbolNamed (object: object, description: string): symbol | undefined {
+  return Object.getOwnPropertySymbols(object).find((symbol) => symbol.description === description)
+}
+
 function compileRoute (config: Config, where: string, hoisted: readonly Guard[]): CompiledRoute {
   const { requires, authenticate } = config
   if (authenticate !== undefined && typeof authenticate !== 'boolean') {

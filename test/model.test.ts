@@ -1,5 +1,6 @@
 import t from 'tap'
-import { AuthCredentials, AuthenticationError, BaseUser, SimpleUser, UnauthenticatedUser } from '../lib/index'
+import Fastify from 'fastify'
+import authentication, { AuthCredentials, AuthenticationError, BaseUser, SimpleUser, UnauthenticatedUser, hasRequiredScope } from '../lib/index'
 
 t.test('AuthCredentials: read-only scopes, empty by default', async (t) => {
   t.same(new AuthCredentials().scopes, [])
@@ -17,6 +18,29 @@ t.test('AuthCredentials refuses what is not a list of scope names', async (t) =>
   for (const bad of ['admin', 42, null, { scopes: ['a'] }, [''], ['a', 1]]) {
     t.throws(() => new AuthCredentials(bad as string[]), TypeError, JSON.stringify(bad))
   }
+})
+
+t.test('AuthCredentials: expiresAt, a Date or epoch milliseconds, read as milliseconds', async (t) => {
+  t.equal(new AuthCredentials(['a']).expiresAt, undefined)
+  t.equal(new AuthCredentials(['a'], { expiresAt: 1700000000000 }).expiresAt, 1700000000000)
+  t.equal(new AuthCredentials([], { expiresAt: new Date(1700000000000) }).expiresAt, 1700000000000)
+  for (const bad of [null, 'soon']) {
+    t.throws(() => new AuthCredentials(['a'], bad as never), /options must be an object like \{ expiresAt \}/)
+  }
+  for (const expiresAt of [new Date(Number.NaN), Number.POSITIVE_INFINITY, '2030-01-01']) {
+    t.throws(() => new AuthCredentials(['a'], { expiresAt } as never), /expiresAt must be a valid Date or epoch milliseconds/, String(expiresAt))
+  }
+})
+
+t.test('AuthCredentials: a scope costs one look-up, however many are held', async (t) => {
+  const many = Array.from({ length: 10_000 }, (_, i) => `scope-${i}`)
+  const app = Fastify()
+  await app.register(authentication, {
+    backend: { authenticate: (request) => ({ auth: new AuthCredentials(request.headers['x-many'] === undefined ? ['scope-9999'] : many), user: new SimpleUser('a') }) }
+  })
+  app.get('/', async (request) => [hasRequiredScope(request, 'scope-9999'), hasRequiredScope(request, ['scope-0', 'scope-5000']), hasRequiredScope(request, 'scope-10000')])
+  t.same((await app.inject({ url: '/', headers: { 'x-many': '1' } })).json(), [true, true, false], 'a long list (a Set)')
+  t.same((await app.inject({ url: '/' })).json(), [true, false, false], 'a short list (a scan)')
 })
 
 t.test('users', async (t) => {
@@ -45,4 +69,13 @@ t.test('AuthenticationError', async (t) => {
   t.equal(new AuthenticationError().message, 'Invalid authentication credentials')
   const cause = new Error('expired')
   t.equal(new AuthenticationError('Invalid token', { cause }).cause, cause)
+  t.same([error.statusCode, error.challenge], [400, undefined], 'Starlette\'s 400 by default, no challenge')
+  const invalid = new AuthenticationError('Invalid token', { statusCode: 401, challenge: 'Bearer error="invalid_token"' })
+  t.same([invalid.statusCode, invalid.challenge], [401, 'Bearer error="invalid_token"'])
+  for (const statusCode of [399, 600, 401.5, '401']) {
+    t.throws(() => new AuthenticationError('x', { statusCode } as never), /statusCode must be an integer from 400 to 599/, String(statusCode))
+  }
+  for (const challenge of ['', ' Bearer', 'Bearer\r\nX: 1', 42]) {
+    t.throws(() => new AuthenticationError('x', { challenge } as never), /challenge must be a WWW-Authenticate value/, String(challenge))
+  }
 })

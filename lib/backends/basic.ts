@@ -1,0 +1,105 @@
+import { hash, timingSafeEqual } from 'node:crypto'
+import type { FastifyRequest } from 'fastify'
+import { checkResult, isThenable, type AuthenticationBackend, type AuthenticationResult, type BackendAnswer } from '../backend'
+import { AuthenticationError, isHeaderValue } from '../errors'
+import { credentialsOf, formatChallenge } from './authorization'
+import { recognised } from './recognised'
+
+export interface BasicOptions {
+  /**
+   * Who the user-id and password belong to: `{ auth, user }`, or `null`/`undefined` for an unknown
+   * pair, sync or async. Compare secrets with `safeEqual`.
+   */
+  verify: (username: string, password: string, request: FastifyRequest) => BackendAnswer | PromiseLike<BackendAnswer>
+  /** The protection space named in the challenge, shown by browsers in their prompt. Default: `'api'`. */
+  realm?: string
+}
+
+const optionNames = new Set(['verify', 'realm'])
+// Decodes every byte or throws: RFC 7617 §2.1 names UTF-8, and a stray byte means malformed, not U+FFFD.
+// A leading BOM stays part of the user-id, as any other character would.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+// RFC 7617 §2: neither the user-id nor the password may contain a CTL; with charset="UTF-8" their
+// PRECIS profiles (§2.1, RFC 8265) refuse the C1 controls as well. \p{Cc} is both.
+const control = /\p{Cc}/u
+
+/**
+ * HTTP Basic authentication (RFC 7617). No `Authorization` header, or another scheme: anonymous.
+ * Malformed or unknown credentials: 401 with the challenge, so that a browser prompts again.
+ * Every caller `verify` recognises is granted `authenticated` too.
+ */
+export function basic (options: BasicOptions): AuthenticationBackend {
+  const { verify, realm = 'api' } = checkOptions(options)
+  const challenge = formatChallenge('Basic', { realm, charset: 'UTF-8' })
+  const refuse = (message: string): AuthenticationError => new AuthenticationError(message, { statusCode: 401, challenge })
+  // verify's answer is checked here, before recognised() reads its scopes.
+  const admit = (answer: BackendAnswer): AuthenticationResult => {
+    const result = checkResult(answer)
+    if (result === null) throw refuse('Invalid username or password')
+    return recognised(result)
+  }
+
+  return {
+    challenge,
+    authenticate (request) {
+      const credentials = credentialsOf(request, 'basic')
+      if (credentials === undefined) return null
+      const pair = decode(credentials)
+      if (pair === undefined) throw refuse('Malformed Basic credentials')
+      const answer = verify(pair.username, pair.password, request)
+      return isThenable(answer) ? answer.then(admit) : admit(answer)
+    }
+  }
+}
+
+function checkOptions (options: BasicOptions): BasicOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('fastify-authentication/basic: options must be an object like { verify, realm }')
+  }
+  for (const name of Object.keys(options)) {
+    if (!optionNames.has(name)) {
+      throw new TypeError(`fastify-authentication/basic: unknown option "${name}"; the options are verify and realm`)
+    }
+  }
+  if (typeof options.verify !== 'function') {
+    throw new TypeError('fastify-authentication/basic: the verify option must be a function (username, password, request)')
+  }
+  // The challenge quotes it: what a header may carry, with no leading space for a browser to trim.
+  if (options.realm !== undefined && !isHeaderValue(options.realm)) {
+    throw new TypeError('fastify-authentication/basic: the realm option must be a non-empty string of printable ASCII')
+  }
+  return options
+}
+
+/** The user-id and password that `credentials` encode, or `undefined` if they do not follow RFC 7617 §2. */
+function decode (credentials: string): { username: string, password: string } | undefined {
+  const bytes = Buffer.from(credentials, 'base64')
+  // Buffer.from skips foreign characters and accepts base64url and missing padding: only the
+  // canonical encoding of what it decoded is strict base64 (RFC 4648 §4).
+  if (bytes.toString('base64') !== credentials) return undefined
+  let userPass: string
+  try {
+    userPass = utf8.decode(bytes)
+  } catch {
+    return undefined
+  }
+  // user-pass = user-id ":" password, and a user-id has no colon: the first one splits them.
+  const colon = userPass.indexOf(':')
+  if (colon === -1 || control.test(userPass)) return undefined
+  return { username: userPass.slice(0, colon), password: userPass.slice(colon + 1) }
+}
+
+/**
+ * Whether two strings are equal, in a time that tells nothing about where they differ or how long
+ * either is: compares fixed-size SHA-256 digests with `timingSafeEqual`. For `verify`:
+ * `safeEqual(password, user.password)`.
+ */
+export function safeEqual (a: string, b: string): boolean {
+  // Hashed as UTF-16 code units: a string's UTF-8 encoding turns every lone surrogate into U+FFFD,
+  // which would make '\uD800' equal '\uDC00'.
+  return timingSafeEqual(digest(a), digest(b))
+}
+
+function digest (text: string): Buffer {
+  return hash('sha256', Buffer.from(text, 'utf16le'), 'buffer')
+}

@@ -1,0 +1,21 @@
+import t from 'tap'
+import type { FastifyRequest } from 'fastify'
+
+// The route config is read from Fastify's route context when that gives the public getter's
+// object; a Fastify without it (or where it differs) is read through the public getter.
+t.test('without the route context, the public getter is read', async (t) => {
+  const config = { url: '/' }
+  // The last number counts the getter's reads: one per request, plus one for the check where there is a context.
+  const fallbacks: Array<[string, object, number]> = [
+    ['no context symbol', {}, 2],
+    ['a context with another config', { [Symbol('fastify.context')]: { config: { url: '/other' } } }, 3]
+  ]
+  for (const [name, internals, expected] of fallbacks) {
+    const { routeConfig } = t.mockRequire<typeof import('../lib/route-config')>('../lib/route-config')
+    let reads = 0
+    const request = Object.defineProperty(internals, 'routeOptions', { get () { reads++; return { config } } }) as unknown as FastifyRequest
+    t.equal(routeConfig(request), config, name)
+    t.equal(routeConfig(request), config, `${name}, again`)
+    t.equal(reads, expected, `${name}: the getter is read on each request`)
+  }
+})
