@@ -51,8 +51,8 @@ declare module 'fastify' {
  * Asks each backend in turn; the first that recognises the caller wins, and stays synchronous
  * while the backends are, so sync backends cost no promise. An `AuthenticationError` does not
  * stop the chain: a later backend may still recognise the caller (it can only admit one it
- * recognises itself). If none does, the first `AuthenticationError` is thrown. Any other
- * error stops the chain at once. With `timeout` (ms), a chain that went async rejects with 503
+ * recognises itself). If none does, the first `AuthenticationError` is thrown (see `kept`).
+ * Any other error stops the chain at once. With `timeout` (ms), a chain that went async rejects with 503
  * once it has run that long, and asks no further backend.
  */
 export function runBackends (
@@ -64,7 +64,7 @@ export function runBackends (
     try {
       answer = backends[i].authenticate(request)
     } catch (error) {
-      firstError ??= refusal(error)
+      firstError = kept(firstError, refusal(error))
       continue
     }
     if (isThenable(answer)) return finishChain(answer, backends, request, i, firstError, timeout)
@@ -91,7 +91,7 @@ function finishChain (
         const settled = await answer
         if (settled != null) return recognisedBy(backends[i], settled, request)
       } catch (error) {
-        firstError ??= refusal(error)
+        firstError = kept(firstError, refusal(error))
       }
     }
     if (firstError !== undefined) throw firstError
@@ -109,6 +109,15 @@ function finishChain (
       (error) => { clearTimeout(timer); reject(error) }
     )
   })
+}
+
+/**
+ * The refusal a chain that recognised nobody answers with: the first, unless a later backend could
+ * not decide (a 5xx, like an unreachable key set): the credentials may then be good, and the
+ * caller must not be told they are not.
+ */
+function kept (first: AuthenticationError | undefined, next: AuthenticationError): AuthenticationError {
+  return first === undefined || (next.statusCode >= 500 && first.statusCode < 500) ? next : first
 }
 
 /** Backends refuse credentials with `AuthenticationError`; anything else thrown stops the chain. */

@@ -60,6 +60,20 @@ t.test('an AuthenticationError lets later backends try; if none recognises the c
   }
 })
 
+t.test('a backend that could not decide (a 5xx AuthenticationError) wins over an earlier 4xx refusal', async (t) => {
+  const refusing = (statusCode: number, message: string): AuthenticationBackend => ({
+    async authenticate () { throw new AuthenticationError(message, { statusCode }) }
+  })
+  const app = Fastify()
+  await app.register(authentication, {
+    backend: [refusing(401, 'unknown token'), refusing(503, 'key set down'), refusing(502, 'later server error'), refusing(400, 'malformed')]
+  })
+  app.get('/', async () => 'handler')
+  const { http } = await listen(app, t)
+  const response = await fetch(http + '/')
+  t.same([response.status, await response.text()], [503, 'key set down'], 'the first 5xx: the credentials may be good')
+})
+
 t.test('anonymous requests get empty credentials and an UnauthenticatedUser', async (t) => {
   const app = Fastify()
   await app.register(authentication, { backend: { authenticate: () => null } })

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { checkResult, isThenable, type AuthenticationBackend, type AuthenticationResult, type BackendAnswer } from '../backend'
+import type { AuthenticationBackend, BackendAnswer } from '../backend'
 import { AuthenticationError } from '../errors'
-import { recognised } from './recognised'
+import { admitted, checkOptionNames } from './recognised'
 
 /** Who `key` belongs to: `{ auth, user }`, or `null`/`undefined` for an unknown key, sync or async. */
 export type VerifyKey = (key: string, request: FastifyRequest) => BackendAnswer | PromiseLike<BackendAnswer>
@@ -12,7 +12,6 @@ export type ApiKeyOptions =
   | { cookie: string, header?: never, query?: never, verify: VerifyKey }
   | { query: string, header?: never, cookie?: never, verify: VerifyKey }
 
-const optionNames = new Set(['header', 'cookie', 'query', 'verify'])
 // FastAPI's scheme name for API keys; there is no registered one.
 const challenge = 'APIKey'
 // A header field name (RFC 9110 §5.1) and a cookie name (RFC 6265 §4.1.1) are both tokens.
@@ -34,8 +33,7 @@ export function apiKey (options: ApiKeyOptions): AuthenticationBackend {
       if (key === undefined || key === '') return null
       // Twice in the query (?key=a&key=b), or an object from a custom query parser: ambiguous, refused.
       if (typeof key !== 'string') throw refuse()
-      const answer = verify(key, request)
-      return isThenable(answer) ? answer.then(admit) : admit(answer)
+      return admitted(verify(key, request), refuse)
     },
     setup (fastify: FastifyInstance) {
       // Its onRequest hook fills request.cookies, and must run before the plugin's.
@@ -44,13 +42,6 @@ export function apiKey (options: ApiKeyOptions): AuthenticationBackend {
       }
     }
   }
-}
-
-/** verify's answer, checked before recognised() reads its scopes: an unknown key is a 401. */
-function admit (answer: BackendAnswer): AuthenticationResult {
-  const result = checkResult(answer)
-  if (result === null) throw refuse()
-  return recognised(result)
 }
 
 function refuse (): AuthenticationError {
@@ -77,14 +68,7 @@ function reader ({ header, cookie, query }: ApiKeyOptions): (request: FastifyReq
 }
 
 function checkOptions (options: ApiKeyOptions): ApiKeyOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('fastify-authentication/api-key: options must be an object like { header, verify }')
-  }
-  for (const name of Object.keys(options)) {
-    if (!optionNames.has(name)) {
-      throw new TypeError(`fastify-authentication/api-key: unknown option "${name}"; the options are header, cookie, query and verify`)
-    }
-  }
+  checkOptionNames(options, ['header', 'cookie', 'query', 'verify'], 'fastify-authentication/api-key', '{ header, verify }')
   const { header, cookie, query, verify } = options
   const places = [header, cookie, query].filter((place) => place !== undefined)
   if (places.length !== 1) {

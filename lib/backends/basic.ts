@@ -1,9 +1,9 @@
 import { hash, timingSafeEqual } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
-import { checkResult, isThenable, type AuthenticationBackend, type AuthenticationResult, type BackendAnswer } from '../backend'
+import type { AuthenticationBackend, BackendAnswer } from '../backend'
 import { AuthenticationError, isHeaderValue } from '../errors'
 import { credentialsOf, formatChallenge } from './authorization'
-import { recognised } from './recognised'
+import { admitted, checkOptionNames } from './recognised'
 
 export interface BasicOptions {
   /**
@@ -15,7 +15,6 @@ export interface BasicOptions {
   realm?: string
 }
 
-const optionNames = new Set(['verify', 'realm'])
 // Decodes every byte or throws: RFC 7617 §2.1 names UTF-8, and a stray byte means malformed, not U+FFFD.
 // A leading BOM stays part of the user-id, as any other character would.
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
@@ -32,12 +31,7 @@ export function basic (options: BasicOptions): AuthenticationBackend {
   const { verify, realm = 'api' } = checkOptions(options)
   const challenge = formatChallenge('Basic', { realm, charset: 'UTF-8' })
   const refuse = (message: string): AuthenticationError => new AuthenticationError(message, { statusCode: 401, challenge })
-  // verify's answer is checked here, before recognised() reads its scopes.
-  const admit = (answer: BackendAnswer): AuthenticationResult => {
-    const result = checkResult(answer)
-    if (result === null) throw refuse('Invalid username or password')
-    return recognised(result)
-  }
+  const unknown = (): AuthenticationError => refuse('Invalid username or password')
 
   return {
     challenge,
@@ -46,21 +40,13 @@ export function basic (options: BasicOptions): AuthenticationBackend {
       if (credentials === undefined) return null
       const pair = decode(credentials)
       if (pair === undefined) throw refuse('Malformed Basic credentials')
-      const answer = verify(pair.username, pair.password, request)
-      return isThenable(answer) ? answer.then(admit) : admit(answer)
+      return admitted(verify(pair.username, pair.password, request), unknown)
     }
   }
 }
 
 function checkOptions (options: BasicOptions): BasicOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new TypeError('fastify-authentication/basic: options must be an object like { verify, realm }')
-  }
-  for (const name of Object.keys(options)) {
-    if (!optionNames.has(name)) {
-      throw new TypeError(`fastify-authentication/basic: unknown option "${name}"; the options are verify and realm`)
-    }
-  }
+  checkOptionNames(options, ['verify', 'realm'], 'fastify-authentication/basic', '{ verify, realm }')
   if (typeof options.verify !== 'function') {
     throw new TypeError('fastify-authentication/basic: the verify option must be a function (username, password, request)')
   }

@@ -1,5 +1,6 @@
-import type { AuthenticationResult } from '../backend'
+import { checkResult, isThenable, type AuthenticationResult, type BackendAnswer } from '../backend'
 import { AuthCredentials, holds } from '../credentials'
+import type { AuthenticationError } from '../errors'
 import type { Scope } from '../types'
 
 // Credentials reused across requests (static tokens, cached tokens) gain the scope once.
@@ -18,4 +19,38 @@ export function recognised (result: AuthenticationResult): AuthenticationResult 
     withAuthenticated.set(auth, granted)
   }
   return { auth: granted, user }
+}
+
+/**
+ * What a ready-made backend makes of its `verify`'s answer, sync or async: checked against the
+ * contract before its scopes are read; a caller it does not know is refused with `unknown()`,
+ * one it knows is `recognised`.
+ */
+export function admitted (
+  answer: BackendAnswer | PromiseLike<BackendAnswer>, unknown: () => AuthenticationError
+): AuthenticationResult | PromiseLike<AuthenticationResult> {
+  return isThenable(answer) ? answer.then((settled) => known(settled, unknown)) : known(answer, unknown)
+}
+
+function known (answer: BackendAnswer, unknown: () => AuthenticationError): AuthenticationResult {
+  const result = checkResult(answer)
+  if (result === null) throw unknown()
+  return recognised(result)
+}
+
+/**
+ * A backend's options: an object whose every key is one of `names`, else a TypeError from
+ * `module`. `echo: false` leaves the unknown name out of the message, for options where a
+ * mistake could put a credential in the key.
+ */
+export function checkOptionNames (options: unknown, names: readonly string[], module: string, example: string, echo = true): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`${module}: options must be an object like ${example}`)
+  }
+  const list = `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`
+  for (const name of Object.keys(options)) {
+    if (!names.includes(name)) {
+      throw new TypeError(`${module}: unknown option${echo ? ` "${name}"` : ' (not named here: it could be a credential)'}; the options are ${list}`)
+    }
+  }
 }

@@ -1,0 +1,135 @@
+import { hash } from 'node:crypto'
+import type { FastifyRequest } from 'fastify'
+import { checkResult, type AuthenticationBackend, type AuthenticationResult, type BackendAnswer } from '../backend'
+import { AuthenticationError, isHeaderValue } from '../errors'
+import type { Scope } from '../types'
+import { credentialsOf, formatChallenge } from './authorization'
+import { admitted, checkOptionNames, recognised } from './recognised'
+
+/** Who holds `token`: `{ auth, user }`, or `null`/`undefined` for a token it does not know. Sync or async. */
+export type BearerVerify = (token: string, request: FastifyRequest) => BackendAnswer | PromiseLike<BackendAnswer>
+
+/** Static tokens: each token and who holds it. */
+export type BearerTokens = ReadonlyMap<string, AuthenticationResult> | Readonly<Record<string, AuthenticationResult>>
+
+/** Exactly one of `verify` and `tokens`; `realm` goes into every challenge. */
+export type BearerOptions =
+  | { verify: BearerVerify, tokens?: never, realm?: string }
+  | { tokens: BearerTokens, verify?: never, realm?: string }
+
+// RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
+
+/**
+ * `Authorization: Bearer <token>` (RFC 6750 §2.1). No header, or another scheme: anonymous, and
+ * the next backend has its say. A token that is missing or not b64token syntax: 400
+ * `invalid_request`. A token that `verify` (or `tokens`) does not know: 401 `invalid_token`.
+ * Every caller it recognises also gets the `authenticated` scope.
+ */
+export function bearer (options: BearerOptions): AuthenticationBackend {
+  // An unknown name is not echoed: bearer({ [token]: … }) for bearer({ tokens: { [token]: … } }) would print a token.
+  checkOptionNames(options, ['verify', 'tokens', 'realm'], 'fastify-authentication/bearer', '{ verify } or { tokens }, with an optional realm', false)
+  const { verify, tokens, realm } = options as { verify?: unknown, tokens?: unknown, realm?: unknown }
+  if ((verify === undefined) === (tokens === undefined)) {
+    throw new TypeError('fastify-authentication/bearer: give exactly one of the verify and tokens options')
+  }
+  if (verify !== undefined && typeof verify !== 'function') {
+    throw new TypeError('fastify-authentication/bearer: the verify option must be a function (token, request)')
+  }
+  const challenges = challengesFor(realm)
+  const lookup = tokens === undefined ? verifiedTokens(verify as BearerVerify, challenges) : staticTokens(tokens, challenges)
+
+  return {
+    challenge: challenges.anonymous,
+    insufficientScope: challenges.insufficientScope,
+    authenticate (request) {
+      const token = credentialsOf(request, 'bearer')
+      if (token === undefined) return null
+      if (!B64TOKEN.test(token)) {
+        throw new AuthenticationError(token === '' ? 'Missing bearer token' : 'Malformed bearer token',
+          { statusCode: 400, challenge: challenges.invalidRequest })
+      }
+      return lookup(token, request)
+    }
+  }
+}
+
+interface Challenges {
+  anonymous: string
+  invalidRequest: string
+  invalidToken: string
+  insufficientScope: (scopes: readonly Scope[]) => string
+}
+
+/** RFC 6750 §3: every `WWW-Authenticate` value this backend sends, built once. */
+function challengesFor (realm: unknown): Challenges {
+  // The challenge quotes it: what a header may carry, with no leading space for a client to trim.
+  if (realm !== undefined && !isHeaderValue(realm)) {
+    throw new TypeError('fastify-authentication: the realm option must be a non-empty string of printable ASCII')
+  }
+  const where = realm as string | undefined
+  return {
+    anonymous: formatChallenge('Bearer', { realm: where }),
+    invalidRequest: formatChallenge('Bearer', { realm: where, error: 'invalid_request' }),
+    invalidToken: formatChallenge('Bearer', { realm: where, error: 'invalid_token' }),
+    // RFC 6750 §3: scope = scope-token *( SP scope-token ), scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
+    // A scope outside that syntax cannot be named there: the attribute is left out.
+    insufficientScope: (scopes) => formatChallenge('Bearer', {
+      realm: where, error: 'insufficient_scope', scope: scopes.every((scope) => SCOPE_TOKEN.test(scope)) ? scopes.join(' ') : undefined
+    })
+  }
+}
+
+function invalidToken (challenges: Challenges): AuthenticationError {
+  return new AuthenticationError('Invalid bearer token', { statusCode: 401, challenge: challenges.invalidToken })
+}
+
+type Lookup = (token: string, request: FastifyRequest) => AuthenticationResult | PromiseLike<AuthenticationResult>
+
+/** `verify`'s answer, checked: an unknown token is a 401, a known one gains `authenticated`. */
+function verifiedTokens (verify: BearerVerify, challenges: Challenges): Lookup {
+  const unknown = (): AuthenticationError => invalidToken(challenges)
+  return (token, request) => admitted(verify(token, request), unknown)
+}
+
+/**
+ * Tokens keyed by their SHA-256 digest: the lookup compares digests, so its timing says nothing
+ * about the length or any prefix of a stored token.
+ */
+function staticTokens (tokens: unknown, challenges: Challenges): Lookup {
+  const entries = tokens instanceof Map ? [...tokens] : isPlainObject(tokens) ? Object.entries(tokens) : undefined
+  if (entries === undefined || entries.length === 0) {
+    throw new TypeError('fastify-authentication/bearer: the tokens option must be a non-empty Map or object from token to { auth, user }')
+  }
+  const byDigest = new Map<string, AuthenticationResult>()
+  for (const [token, result] of entries) {
+    if (typeof token !== 'string' || !B64TOKEN.test(token)) {
+      throw new TypeError('fastify-authentication/bearer: every key of the tokens option must be a token of RFC 6750 b64token syntax (letters, digits, -._~+/ then any =)')
+    }
+    byDigest.set(hash('sha256', token), recognised(checkedEntry(result)))
+  }
+  return (token) => {
+    const result = byDigest.get(hash('sha256', token))
+    if (result === undefined) throw invalidToken(challenges)
+    return result
+  }
+}
+
+function checkedEntry (value: unknown): AuthenticationResult {
+  const problem = 'fastify-authentication/bearer: every value of the tokens option must be { auth: AuthCredentials, user: BaseUser }'
+  let result: AuthenticationResult | null
+  try {
+    result = checkResult(value)
+  } catch (cause) {
+    throw new TypeError(problem, { cause })
+  }
+  if (result === null) throw new TypeError(problem)
+  return result
+}
+
+function isPlainObject (value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false
+  const prototype = Object.getPrototypeOf(value)
+  return prototype === Object.prototype || prototype === null
+}

@@ -1,0 +1,583 @@
+import { createSecretKey, generateKeyPairSync } from 'node:crypto'
+import { createServer, type Server } from 'node:http'
+import { register } from 'node:module'
+import type { AddressInfo } from 'node:net'
+import t, { type Test } from 'tap'
+import Fastify, { type FastifyRequest } from 'fastify'
+import authentication, { AuthCredentials, SimpleUser, type AuthenticationBackend } from '../lib/index'
+import { bearer } from '../lib/backends/bearer'
+import { JwtUser, jwt, type JwtAlgorithm, type JwtClaims, type JwtOptions } from '../lib/backends/jwt'
+import { listen, logLines } from './helpers'
+
+type Jose = typeof import('jose', { with: { 'resolution-mode': 'import' } })
+type JWK = Awaited<ReturnType<Jose['exportJWK']>>
+type SigningKey = Parameters<InstanceType<Jose['SignJWT']>['sign']>[0]
+
+let jose: Jose
+t.before(async () => { jose = await import('jose') })
+
+const SECRET = 'a secret of at least thirty-two bytes, for HS256'
+const secretBytes = new TextEncoder().encode(SECRET)
+const INVALID_TOKEN = 'Bearer realm="api", error="invalid_token"'
+const now = (): number => Math.floor(Date.now() / 1000)
+
+interface SignOptions { alg?: string, key?: SigningKey, header?: Record<string, unknown> }
+
+function sign (claims: Record<string, unknown>, { alg = 'HS256', key = secretBytes, header = {} }: SignOptions = {}): Promise<string> {
+  return new jose.SignJWT(claims).setProtectedHeader({ ...header, alg }).sign(key)
+}
+
+/** An app with an open route that reports everything about the caller, and a route that needs `admin`. */
+async function serve (t: Test, backend: AuthenticationBackend | AuthenticationBackend[]) {
+  const app = Fastify()
+  await app.register(authentication, { backend })
+  app.get('/', async (request) => {
+    const { user, auth } = request
+    return {
+      identity: user.identity,
+      displayName: user.displayName,
+      isAuthenticated: user.isAuthenticated,
+      scopes: auth.scopes,
+      expiresAt: auth.expiresAt ?? null,
+      claims: user instanceof JwtUser ? user.claims : null
+    }
+  })
+  app.get('/admin', { config: { requires: 'admin' } }, async (request) => request.user.displayName)
+  const { http } = await listen(app, t)
+  return (authorization?: string, path = '/') => fetch(http + path, { headers: authorization === undefined ? {} : { authorization } })
+}
+
+/** What the open route reports. */
+interface Caller {
+  identity: string
+  displayName: string
+  isAuthenticated: boolean
+  scopes: string[]
+  expiresAt: number | null
+  claims: JwtClaims | null
+}
+
+async function caller (response: Response | Promise<Response>): Promise<Caller> {
+  return (await (await response).json()) as Caller
+}
+
+async function hs256 (t: Test, options: Partial<JwtOptions> = {}) {
+  return serve(t, jwt({ secret: SECRET, algorithms: ['HS256'], realm: 'api', ...options } as JwtOptions))
+}
+
+async function invalid (t: Test, response: Response, challenge = INVALID_TOKEN) {
+  t.equal(response.status, 401)
+  t.equal(response.headers.get('www-authenticate'), challenge)
+  t.equal(await response.text(), 'Invalid bearer token')
+}
+
+t.test('options are checked when jwt() is called, naming the option', async (t) => {
+  const algorithms: JwtAlgorithm[] = ['HS256']
+  const bad: Array<[unknown, RegExp]> = [
+    [undefined, /^fastify-authentication\/jwt: options must be an object like \{ secret or jwks, algorithms \}$/],
+    [{ secret: SECRET, algorithms, audiance: 'api' }, /^fastify-authentication\/jwt: unknown option "audiance"; the options are secret, jwks, algorithms, issuer, audience, clockTolerance, realm, scopes, user and isRevoked$/],
+    [{ algorithms }, /give exactly one of the secret and jwks options/],
+    [{ secret: SECRET, jwks: 'https://issuer.example/jwks.json', algorithms }, /give exactly one of the secret and jwks options/],
+    [{ secret: SECRET }, /the algorithms option is required: the algorithms to accept, like \['RS256'\] \(RFC 8725 §3\.1\)/],
+    [{ secret: SECRET, algorithms: [] }, /the algorithms option is required/],
+    [{ secret: SECRET, algorithms: 'HS256' }, /the algorithms option is required/],
+    [{ secret: SECRET, algorithms: ['HS256', 'none'] }, /algorithms\[1\] is not a JWS algorithm jose verifies \(one of HS256, .*ML-DSA-87; never none\)/],
+    [{ secret: SECRET, algorithms: ['RS265'] }, /algorithms\[0\] is not a JWS algorithm/],
+    [{ secret: SECRET, algorithms: ['hs256'] }, /algorithms\[0\] is not a JWS algorithm/],
+    [{ secret: SECRET, algorithms, issuer: '' }, /the issuer option must be a non-empty string or a non-empty array of them/],
+    [{ secret: SECRET, algorithms, issuer: [] }, /the issuer option/],
+    [{ secret: SECRET, algorithms, audience: ['api', 7] }, /the audience option must be a non-empty string or a non-empty array of them/],
+    [{ secret: SECRET, algorithms, clockTolerance: -1 }, /the clockTolerance option must be a number of seconds, 0 or more/],
+    [{ secret: SECRET, algorithms, clockTolerance: Infinity }, /the clockTolerance option/],
+    [{ secret: SECRET, algorithms, clockTolerance: '30s' }, /the clockTolerance option/],
+    [{ secret: SECRET, algorithms, scopes: ['read'] }, /the scopes option must be a function/],
+    [{ secret: SECRET, algorithms, user: new SimpleUser('alice') }, /the user option must be a function/],
+    [{ secret: SECRET, algorithms, isRevoked: false }, /the isRevoked option must be a function/],
+    [{ secret: 42, algorithms }, /the secret option must be a string, a Uint8Array or a KeyObject/],
+    [{ secret: SECRET.slice(0, 31), algorithms }, /the secret option must be at least 32 bytes for HS256 \(RFC 7518 §3\.2\)/],
+    [{ secret: new Uint8Array(48), algorithms: ['HS256', 'HS512'] }, /at least 64 bytes for HS512/],
+    [{ secret: createSecretKey(new Uint8Array(47)), algorithms: ['HS384'] }, /at least 48 bytes for HS384/],
+    [{ jwks: 'issuer.example/jwks.json', algorithms: ['RS256'] }, /the jwks option must be the https: URL of a JSON Web Key Set \(http: only for localhost\)/],
+    [{ jwks: new URL('https://issuer.example/jwks.json'), algorithms: ['RS256'] }, /the jwks option must be/],
+    [{ jwks: 'http://issuer.example/jwks.json', algorithms: ['RS256'] }, /the jwks option must be/],
+    [{ jwks: 'file:///etc/jwks.json', algorithms: ['RS256'] }, /the jwks option must be/],
+    [{ jwks: 'https://issuer.example/jwks.json', algorithms: ['RS256', 'HS256'] }, /the algorithms option lists HS256, but a JSON Web Key Set holds public keys; an HMAC secret goes in the secret option/],
+    [{ secret: SECRET, algorithms, realm: '' }, /the realm option must be a non-empty string of printable ASCII/]
+  ]
+  for (const [options, message] of bad) t.throws(() => jwt(options as JwtOptions), message)
+  const short = t.throws(() => jwt({ secret: 'short secret', algorithms })) as Error
+  t.notMatch(short.message, 'short secret', 'the secret is not in the message')
+  for (const jwks of ['https://issuer.example/jwks.json', 'http://localhost:8080/jwks.json', 'http://127.0.0.1/jwks', 'http://[::1]:3000/jwks']) {
+    t.doesNotThrow(() => jwt({ jwks, algorithms: ['RS256', 'ES256'] }), jwks)
+  }
+  t.doesNotThrow(() => jwt({ secret: new Uint8Array(64), algorithms: ['HS256', 'HS384', 'HS512'], issuer: ['a', 'b'], audience: 'api', clockTolerance: 0 }))
+})
+
+t.test('a key that cannot verify a listed algorithm fails registration', async (t) => {
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  const cases: Array<[JwtOptions, RegExp]> = [
+    [{ secret: rsa.publicKey, algorithms: ['RS256', 'ES256'] }, /^fastify-authentication\/jwt: the secret option cannot verify ES256 tokens \(/],
+    [{ secret: rsa.publicKey, algorithms: ['HS256'] }, /the secret option cannot verify HS256 tokens/],
+    [{ secret: rsa.privateKey, algorithms: ['RS256'] }, /the secret option cannot verify RS256 tokens \(.*public/],
+    [{ secret: SECRET, algorithms: ['HS256', 'RS256'] }, /the secret option cannot verify RS256 tokens/],
+    [{ secret: createSecretKey(secretBytes), algorithms: ['EdDSA'] }, /the secret option cannot verify EdDSA tokens/]
+  ]
+  for (const [options, message] of cases) {
+    await t.rejects(async () => { await Fastify().register(authentication, { backend: jwt(options) }) }, message)
+  }
+})
+
+t.test('a backend used without the plugin says it is not set up', async (t) => {
+  const backend = jwt({ secret: SECRET, algorithms: ['HS256'] })
+  const request = { headers: { authorization: `Bearer ${await sign({ sub: 'alice' })}` } } as FastifyRequest
+  t.throws(() => backend.authenticate(request), /^fastify-authentication\/jwt: the backend is not set up: pass it to the plugin, whose registration loads jose$/)
+})
+
+t.test('an HS256 token: a JwtUser with the scopes of its scope claim, and authenticated', async (t) => {
+  const send = await hs256(t)
+  const exp = now() + 3600
+  const claims = { sub: 'u-1', name: 'Alice', preferred_username: 'alice', scope: 'read write', exp }
+  const response = await send(`Bearer ${await sign(claims)}`)
+  t.equal(response.status, 200)
+  t.same(await caller(response), {
+    identity: 'u-1', displayName: 'Alice', isAuthenticated: true, scopes: ['read', 'write', 'authenticated'], expiresAt: exp * 1000, claims
+  })
+})
+
+t.test('displayName is name, else preferred_username, else sub', async (t) => {
+  const send = await hs256(t)
+  const names: Array<[Record<string, unknown>, string]> = [
+    [{ name: 'Alice', preferred_username: 'alice' }, 'Alice'],
+    [{ name: '', preferred_username: 'alice' }, 'alice'],
+    [{ name: 7, preferred_username: 'alice' }, 'alice'],
+    [{ preferred_username: '' }, 'u-1'],
+    [{ preferred_username: ['alice'] }, 'u-1'],
+    [{}, 'u-1']
+  ]
+  for (const [claims, displayName] of names) {
+    const body = await caller(send(`Bearer ${await sign({ sub: 'u-1', ...claims })}`))
+    t.equal(body.displayName, displayName, JSON.stringify(claims))
+    t.equal(body.identity, 'u-1')
+  }
+})
+
+t.test('a JwtUser built by the app reads the claims it is given', async (t) => {
+  const user = new JwtUser({ sub: 's', preferred_username: 'p' })
+  t.equal(user.isAuthenticated, true)
+  t.equal(user.identity, 's')
+  t.equal(user.displayName, 'p')
+  t.same(user.claims, { sub: 's', preferred_username: 'p' })
+})
+
+t.test('scopes come from scope (space-separated), else scp (a string or an array)', async (t) => {
+  const send = await hs256(t)
+  const cases: Array<[Record<string, unknown>, string[]]> = [
+    [{}, []],
+    [{ scope: '' }, []],
+    [{ scope: ' read  write ' }, ['read', 'write']],
+    [{ scp: ['read', 'write'] }, ['read', 'write']],
+    [{ scp: 'read write' }, ['read', 'write']],
+    [{ scp: [] }, []],
+    [{ scope: 'read', scp: ['admin'] }, ['read']]
+  ]
+  for (const [claims, scopes] of cases) {
+    const body = await caller(send(`Bearer ${await sign({ sub: 'u-1', ...claims })}`))
+    t.same(body.scopes, [...scopes, 'authenticated'], JSON.stringify(claims))
+  }
+})
+
+t.test('malformed scope claims refuse the token', async (t) => {
+  const send = await hs256(t)
+  for (const claims of [{ scope: ['read'] }, { scope: 7 }, { scope: null }, { scp: [1] }, { scp: [''] }, { scp: { read: true } }]) {
+    await invalid(t, await send(`Bearer ${await sign({ sub: 'u-1', ...claims })}`))
+  }
+})
+
+t.test('the claims are frozen, nested values too', async (t) => {
+  const app = Fastify()
+  await app.register(authentication, { backend: jwt({ secret: SECRET, algorithms: ['HS256'] }) })
+  app.get('/', async (request) => {
+    const { claims } = request.user as JwtUser
+    return [Object.isFrozen(claims), Object.isFrozen(claims.address), Object.isFrozen((claims.groups as string[][])[0])]
+  })
+  const { http } = await listen(app, t)
+  const token = await sign({ sub: 'u-1', address: { city: 'Paris' }, groups: [['a']] })
+  t.same(await (await fetch(http, { headers: { authorization: `Bearer ${token}` } })).json(), [true, true, true])
+})
+
+t.test('expiresAt is exp in milliseconds, and absent without exp', async (t) => {
+  const send = await hs256(t)
+  const exp = now() + 60
+  t.equal((await caller(send(`Bearer ${await sign({ sub: 'u-1', exp })}`))).expiresAt, exp * 1000)
+  t.equal((await caller(send(`Bearer ${await sign({ sub: 'u-1' })}`))).expiresAt, null)
+})
+
+t.test('a token that does not verify: 401 invalid_token', async (t) => {
+  const send = await hs256(t, { issuer: 'https://issuer.example', audience: 'api' })
+  const good = { sub: 'u-1', iss: 'https://issuer.example', aud: 'api', exp: now() + 60 }
+  t.equal((await send(`Bearer ${await sign(good)}`)).status, 200, 'the good token passes')
+  const [header, payload] = (await sign(good)).split('.')
+  const unsecured = `${jose.base64url.encode(JSON.stringify({ alg: 'none', typ: 'JWT' }))}.${payload}.`
+  const failures: Array<[string, string]> = [
+    ['a bad signature', await sign(good, { key: new TextEncoder().encode(SECRET.toUpperCase()) })],
+    ['a payload swapped under a signature', `${header}.${jose.base64url.encode(JSON.stringify({ ...good, sub: 'root' }))}.${(await sign(good)).split('.')[2]}`],
+    ['expired', await sign({ ...good, exp: now() - 10 })],
+    ['not yet valid', await sign({ ...good, nbf: now() + 60 })],
+    ['another issuer', await sign({ ...good, iss: 'https://evil.example' })],
+    ['no issuer', await sign({ ...good, iss: undefined })],
+    ['another audience', await sign({ ...good, aud: 'other' })],
+    ['an algorithm not listed', await sign(good, { alg: 'HS512', key: new TextEncoder().encode(SECRET.repeat(2)) })],
+    ['alg none', unsecured],
+    ['alg none with a signature', unsecured + 'AAAA'],
+    ['no sub', await sign({ ...good, sub: undefined })],
+    ['an empty sub', await sign({ ...good, sub: '' })],
+    ['not a JWT', 'opaque-token'],
+    ['a JWT with a broken header', `e30.${payload}.AAAA`]
+  ]
+  for (const [name, token] of failures) {
+    t.test(name, async (t) => invalid(t, await send(`Bearer ${token}`)))
+  }
+})
+
+t.test('the bearer rules hold: no token is anonymous, a malformed one is 400, the challenge names the realm', async (t) => {
+  const send = await hs256(t)
+  t.equal((await caller(send())).isAuthenticated, false)
+  t.equal((await caller(send('Basic YTpi'))).isAuthenticated, false)
+  const anonymous = await send(undefined, '/admin')
+  t.equal(anonymous.status, 401)
+  t.equal(anonymous.headers.get('www-authenticate'), 'Bearer realm="api"')
+  const malformed = await send('Bearer a.b c')
+  t.equal(malformed.status, 400)
+  t.equal(malformed.headers.get('www-authenticate'), 'Bearer realm="api", error="invalid_request"')
+  const lacking = await send(`bearer ${await sign({ sub: 'u-1', scope: 'read' })}`, '/admin')
+  t.equal(lacking.status, 403)
+  t.equal(lacking.headers.get('www-authenticate'), 'Bearer realm="api", error="insufficient_scope", scope="admin"')
+  t.equal(await (await send(`BEARER ${await sign({ sub: 'u-1', scope: 'admin' })}`, '/admin')).text(), 'u-1')
+})
+
+t.test('clockTolerance, issuer and audience lists', async (t) => {
+  const send = await hs256(t, { clockTolerance: 30, issuer: ['a', 'b'], audience: ['api', 'web'] })
+  t.equal((await send(`Bearer ${await sign({ sub: 'u-1', exp: now() - 10, iss: 'b', aud: 'web' })}`)).status, 200)
+  t.equal((await send(`Bearer ${await sign({ sub: 'u-1', nbf: now() + 10, iss: 'a', aud: ['x', 'api'] })}`)).status, 200)
+  await invalid(t, await send(`Bearer ${await sign({ sub: 'u-1', exp: now() - 60, iss: 'a', aud: 'api' })}`))
+})
+
+t.test('a KeyObject secret, and a public key for RS256, ES256 and EdDSA', async (t) => {
+  const send = await serve(t, jwt({ secret: createSecretKey(secretBytes), algorithms: ['HS256'] }))
+  t.equal((await caller(send(`Bearer ${await sign({ sub: 'hmac' })}`))).identity, 'hmac')
+  for (const [alg, pair] of [
+    ['RS256', generateKeyPairSync('rsa', { modulusLength: 2048 })],
+    ['ES256', generateKeyPairSync('ec', { namedCurve: 'P-256' })],
+    ['EdDSA', generateKeyPairSync('ed25519')]
+  ] as const) {
+    const send = await serve(t, jwt({ secret: pair.publicKey, algorithms: [alg] }))
+    t.equal((await caller(send(`Bearer ${await sign({ sub: alg }, { alg, key: pair.privateKey })}`))).identity, alg)
+    await invalid(t, await send(`Bearer ${await sign({ sub: alg })}`), 'Bearer error="invalid_token"')
+  }
+})
+
+t.test('a secret given as bytes is copied: changing the buffer later changes nothing', async (t) => {
+  const bytes = new Uint8Array(secretBytes)
+  const send = await serve(t, jwt({ secret: bytes, algorithms: ['HS256'] }))
+  bytes.fill(0)
+  t.equal((await send(`Bearer ${await sign({ sub: 'u-1' })}`)).status, 200)
+})
+
+t.test('scopes and user callbacks, sync and async, decide the caller', async (t) => {
+  for (const mode of ['sync', 'async']) {
+    const wrap = <T>(value: T): T | Promise<T> => mode === 'sync' ? value : Promise.resolve(value)
+    const send = await hs256(t, {
+      scopes: (claims) => wrap(claims.admin === true ? ['admin'] : []),
+      user: (claims) => wrap(claims.sub === 'nobody' ? null : new SimpleUser(`user ${claims.sub ?? 'without sub'}`))
+    })
+    t.same(await caller(send(`Bearer ${await sign({ sub: 'a', admin: true, scope: 'read' })}`)),
+      { identity: 'user a', displayName: 'user a', isAuthenticated: true, scopes: ['admin', 'authenticated'], expiresAt: null, claims: null })
+    t.equal(await (await send(`Bearer ${await sign({})}`, '/admin')).text(), JSON.stringify({ statusCode: 403, error: 'Forbidden', message: 'Missing required scope' }))
+    t.equal((await caller(send(`Bearer ${await sign({})}`))).identity, 'user without sub', 'with a user callback, sub is not required')
+    await invalid(t, await send(`Bearer ${await sign({ sub: 'nobody' })}`))
+  }
+})
+
+t.test('callbacks that fail or break their contract: 500', async (t) => {
+  const token = await sign({ sub: 'u-1', exp: now() + 60 })
+  const options: Array<Partial<JwtOptions>> = [
+    { scopes: () => { throw new Error('no scopes') } },
+    { scopes: () => 'read' as unknown as string[] },
+    { user: async () => { throw new Error('database down') } },
+    { isRevoked: () => 'no' as unknown as boolean },
+    { isRevoked: async () => undefined as unknown as boolean }
+  ]
+  for (const option of options) {
+    const send = await hs256(t, option)
+    const response = await send(`Bearer ${token}`)
+    t.equal(response.status, 500)
+    t.notMatch(await response.text(), token)
+  }
+})
+
+t.test('isRevoked runs on every request, cached token or not', async (t) => {
+  for (const mode of ['sync', 'async']) {
+    const revoked = new Set<unknown>()
+    const seen: Array<[unknown, string]> = []
+    const users: unknown[] = []
+    const send = await hs256(t, {
+      user: (claims) => { users.push(claims.jti); return new JwtUser(claims as JwtClaims & { sub: string }) },
+      isRevoked: (claims, request) => {
+        seen.push([claims.jti, request.url])
+        return mode === 'sync' ? revoked.has(claims.jti) : Promise.resolve(revoked.has(claims.jti))
+      }
+    })
+    const token = await sign({ sub: 'u-1', jti: 'first', exp: now() + 60 })
+    t.equal((await send(`Bearer ${token}`)).status, 200)
+    t.equal((await send(`Bearer ${token}`, '/?again')).status, 200)
+    revoked.add('first')
+    await invalid(t, await send(`Bearer ${token}`))
+    t.same(seen, [['first', '/'], ['first', '/?again'], ['first', '/']])
+    t.same(users, ['first'], 'verified once, checked for revocation three times')
+  }
+})
+
+t.test('a verified token is not verified again until it expires', async (t) => {
+  let verified = 0
+  const send = await hs256(t, { user: (claims) => { verified++; return new SimpleUser(String(claims.sub)) } })
+  const token = await sign({ sub: 'u-1', exp: now() + 60 })
+  for (let i = 0; i < 5; i++) t.equal((await send(`Bearer ${token}`)).status, 200)
+  t.equal(verified, 1, 'five requests, one verification')
+  await send(`Bearer ${await sign({ sub: 'u-2', exp: now() + 60 })}`)
+  t.equal(verified, 2, 'another token is verified on its own')
+  const forever = await sign({ sub: 'u-3' })
+  await send(`Bearer ${forever}`)
+  await send(`Bearer ${forever}`)
+  t.equal(verified, 4, 'a token without exp is not cached')
+})
+
+t.test('a cached token is dropped at its exp', async (t) => {
+  let verified = 0
+  const send = await hs256(t, { user: (claims) => { verified++; return new SimpleUser(String(claims.sub)) } })
+  const token = await sign({ sub: 'u-1', exp: now() + 60 })
+  await send(`Bearer ${token}`)
+  t.equal(verified, 1)
+  // The cache reads Date.now; jose reads the real clock, so the token itself still verifies.
+  const { now: realNow } = Date
+  t.teardown(() => { Date.now = realNow })
+  Date.now = () => realNow() + 61_000
+  t.equal((await send(`Bearer ${token}`)).status, 200)
+  t.equal(verified, 2, 'past exp, the cached entry is not used')
+  await send(`Bearer ${token}`)
+  t.equal(verified, 3, 'and a token past its exp is not cached again')
+})
+
+t.test('an expired token is refused, cached before or not', async (t) => {
+  const send = await hs256(t)
+  const token = await sign({ sub: 'u-1', exp: now() + 1 })
+  t.equal((await send(`Bearer ${token}`)).status, 200)
+  await new Promise((resolve) => setTimeout(resolve, (now() + 2) * 1000 - Date.now()))
+  await invalid(t, await send(`Bearer ${token}`))
+})
+
+t.test('the cache holds 10,000 tokens and forgets the oldest first', async (t) => {
+  const verified: string[] = []
+  const backend = jwt({ secret: SECRET, algorithms: ['HS256'], user: (claims) => { verified.push(claims.jti as string); return new SimpleUser('u') } })
+  await backend.setup?.(Fastify())
+  const exp = now() + 600
+  let admitted = 0
+  const present = async (jti: string): Promise<void> => {
+    const request = { headers: { authorization: `Bearer ${await sign({ jti, exp })}` } } as FastifyRequest
+    if (await backend.authenticate(request) != null) admitted++
+  }
+  for (let i = 0; i <= 10_000; i++) await present(String(i))
+  t.equal(admitted, 10_001)
+  t.equal(verified.length, 10_001)
+  await present('10000')
+  await present('1')
+  t.equal(verified.length, 10_001, 'the newest tokens are still cached')
+  await present('0')
+  t.equal(verified.at(-1), '0', 'the oldest was forgotten')
+})
+
+t.test('a wrong key is not cached: the same token with a good signature still gets in', async (t) => {
+  const send = await hs256(t)
+  const good = await sign({ sub: 'u-1', exp: now() + 60 })
+  const [header, payload] = good.split('.')
+  await invalid(t, await send(`Bearer ${header}.${payload}.${jose.base64url.encode(new Uint8Array(32))}`))
+  t.equal((await send(`Bearer ${good}`)).status, 200)
+})
+
+/** A JSON Web Key Set on 127.0.0.1 that counts how often it is fetched; `status` and `body` can be changed. */
+async function keySetServer (t: Test, keys: JWK[]) {
+  const served = { fetches: 0, keys, status: 200, body: undefined as string | undefined }
+  const server: Server = createServer((_request, response) => {
+    served.fetches++
+    response.writeHead(served.status, { 'content-type': 'application/json' })
+    response.end(served.body ?? JSON.stringify({ keys: served.keys }))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  return { served, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks.json` }
+}
+
+async function keyPair (alg: string, kid: string) {
+  const { publicKey, privateKey } = await jose.generateKeyPair(alg, { extractable: true })
+  return { kid, privateKey, jwk: { ...await jose.exportJWK(publicKey), kid, alg } }
+}
+
+t.test('JWKS: RS256 and ES256 keys from the configured URL, fetched once for 1,000 verifications', async (t) => {
+  const rsa = await keyPair('RS256', 'rsa-1')
+  const ec = await keyPair('ES256', 'ec-1')
+  const { served, url } = await keySetServer(t, [rsa.jwk, ec.jwk])
+  const send = await serve(t, jwt({ jwks: url, algorithms: ['RS256', 'ES256'], realm: 'api' }))
+  t.equal(served.fetches, 0, 'nothing is fetched before a token needs it')
+  const rs256 = await sign({ sub: 'rsa-user' }, { alg: 'RS256', key: rsa.privateKey, header: { kid: 'rsa-1' } })
+  t.equal((await caller(send(`Bearer ${rs256}`))).identity, 'rsa-user')
+  const tokens = await Promise.all(Array.from({ length: 1000 }, (_, i) =>
+    sign({ sub: `user-${i}`, exp: now() + 600 }, { alg: 'ES256', key: ec.privateKey, header: { kid: 'ec-1' } })))
+  for (let i = 0; i < tokens.length; i += 100) {
+    const statuses = await Promise.all(tokens.slice(i, i + 100).map(async (token) => (await send(`Bearer ${token}`)).status))
+    t.ok(statuses.every((status) => status === 200), `tokens ${i} to ${i + 99} verified`)
+  }
+  t.equal(served.fetches, 1, 'one fetch for all of them')
+})
+
+t.test('JWKS: 50 tokens with unknown kids cause no fetch storm; past the cooldown, one refetch finds a new key', async (t) => {
+  const known = await keyPair('ES256', 'known')
+  const rotated = await keyPair('ES256', 'rotated')
+  const { served, url } = await keySetServer(t, [known.jwk])
+  const send = await serve(t, jwt({ jwks: url, algorithms: ['ES256'] }))
+  t.equal((await send(`Bearer ${await sign({ sub: 'u' }, { alg: 'ES256', key: known.privateKey, header: { kid: 'known' } })}`)).status, 200)
+  const strangers = await Promise.all(Array.from({ length: 50 }, (_, i) =>
+    sign({ sub: 'u' }, { alg: 'ES256', key: rotated.privateKey, header: { kid: `unknown-${i}` } })))
+  const statuses = await Promise.all(strangers.map(async (token) => (await send(`Bearer ${token}`)).status))
+  t.same(new Set(statuses), new Set([401]))
+  t.equal(served.fetches, 1, 'within the cooldown, unknown kids fetch nothing')
+
+  served.keys = [known.jwk, rotated.jwk]
+  const { now: realNow } = Date
+  t.teardown(() => { Date.now = realNow })
+  Date.now = () => realNow() + 31_000
+  const newcomers = await Promise.all(Array.from({ length: 50 }, () =>
+    sign({ sub: 'u' }, { alg: 'ES256', key: rotated.privateKey, header: { kid: 'rotated' } })))
+  const after = await Promise.all(newcomers.map(async (token) => (await send(`Bearer ${token}`)).status))
+  t.same(new Set(after), new Set([200]))
+  t.equal(served.fetches, 2, 'past the cooldown, 50 requests for a new kid share one refetch')
+})
+
+t.test('JWKS: keys are taken from the configured URL only, never from jku or x5u', async (t) => {
+  const trusted = await keyPair('RS256', 'trusted')
+  const attacker = await keyPair('RS256', 'trusted')
+  const { served, url } = await keySetServer(t, [trusted.jwk])
+  const evil = await keySetServer(t, [attacker.jwk])
+  const send = await serve(t, jwt({ jwks: url, algorithms: ['RS256'] }))
+  const forged = await sign({ sub: 'root' }, { alg: 'RS256', key: attacker.privateKey, header: { kid: 'trusted', jku: evil.url, x5u: evil.url } })
+  await invalid(t, await send(`Bearer ${forged}`), 'Bearer error="invalid_token"')
+  t.equal(served.fetches, 1)
+  t.equal(evil.served.fetches, 0, 'the URL the token names is never fetched')
+})
+
+t.test('JWKS: a token that matches no key, or several, is 401; an HS256 token is not tried against the set', async (t) => {
+  const first = await keyPair('ES256', 'first')
+  const second = await keyPair('ES256', 'second')
+  const { served, url } = await keySetServer(t, [first.jwk, { ...second.jwk, kid: undefined }, { ...first.jwk, kid: undefined }])
+  const send = await serve(t, jwt({ jwks: url, algorithms: ['ES256'] }))
+  await invalid(t, await send(`Bearer ${await sign({ sub: 'u' }, { alg: 'ES256', key: first.privateKey })}`), 'Bearer error="invalid_token"')
+  await invalid(t, await send(`Bearer ${await sign({ sub: 'u' }, { alg: 'ES256', key: first.privateKey, header: { kid: 'other' } })}`), 'Bearer error="invalid_token"')
+  t.equal(served.fetches, 1)
+  await invalid(t, await send(`Bearer ${await sign({ sub: 'u' })}`), 'Bearer error="invalid_token"')
+  t.equal((await send(`Bearer ${await sign({ sub: 'u' }, { alg: 'ES256', key: first.privateKey, header: { kid: 'first' } })}`)).status, 200)
+})
+
+t.test('JWKS: a key set that cannot be fetched or read is a 503, never a 401', async (t) => {
+  const key = await keyPair('ES256', 'k')
+  const token = await sign({ sub: 'u' }, { alg: 'ES256', key: key.privateKey, header: { kid: 'k' } })
+  const unavailable = async (t: Test, url: string) => {
+    const response = await (await serve(t, jwt({ jwks: url, algorithms: ['ES256'] })))(`Bearer ${token}`)
+    t.equal(response.status, 503)
+    t.equal(response.headers.get('www-authenticate'), null)
+    t.equal(await response.text(), 'Bearer tokens cannot be verified right now')
+  }
+  t.test('nothing listens', async (t) => {
+    const { url, served } = await keySetServer(t, [])
+    const closed = url.replace(/:\d+\//, ':1/')
+    await unavailable(t, closed)
+    t.equal(served.fetches, 0)
+  })
+  t.test('a 500', async (t) => {
+    const { served, url } = await keySetServer(t, [key.jwk])
+    served.status = 500
+    await unavailable(t, url)
+  })
+  t.test('not JSON', async (t) => {
+    const { served, url } = await keySetServer(t, [key.jwk])
+    served.body = '<html>'
+    await unavailable(t, url)
+  })
+  t.test('not a key set', async (t) => {
+    const { served, url } = await keySetServer(t, [key.jwk])
+    served.body = JSON.stringify({ keys: 'none' })
+    await unavailable(t, url)
+  })
+  t.test('a key that is not a public key', async (t) => {
+    const { served, url } = await keySetServer(t, [key.jwk])
+    served.keys = [{ ...await jose.exportJWK(key.privateKey), kid: 'k', alg: 'ES256' }]
+    await unavailable(t, url)
+  })
+  t.test('behind bearer({ tokens }): its 401 does not hide the 503', async (t) => {
+    const { served, url } = await keySetServer(t, [key.jwk])
+    served.status = 500
+    const service = { auth: new AuthCredentials(['admin']), user: new SimpleUser('service') }
+    const response = await (await serve(t, [bearer({ tokens: { 'opaque-token': service } }), jwt({ jwks: url, algorithms: ['ES256'] })]))(`Bearer ${token}`)
+    t.equal(response.status, 503)
+    t.equal(await response.text(), 'Bearer tokens cannot be verified right now')
+  })
+})
+
+t.test('opaque tokens and JWTs side by side: backend: [bearer({ tokens }), jwt({ … })]', async (t) => {
+  const service = { auth: new AuthCredentials(['admin']), user: new SimpleUser('service') }
+  const send = await serve(t, [bearer({ tokens: { 'opaque-token': service }, realm: 'api' }), jwt({ secret: SECRET, algorithms: ['HS256'], realm: 'api' })])
+  const opaque = await send('Bearer opaque-token', '/admin')
+  t.equal(await opaque.text(), 'service', 'an opaque token is bearer\'s')
+  const body = await caller(send(`Bearer ${await sign({ sub: 'u-1', name: 'Alice', scope: 'read' })}`))
+  t.same([body.identity, body.displayName, body.scopes], ['u-1', 'Alice', ['read', 'authenticated']], 'a JWT falls through bearer\'s invalid_token to jwt')
+  const lacking = await send(`Bearer ${await sign({ sub: 'u-1', scope: 'read' })}`, '/admin')
+  t.equal(lacking.status, 403)
+  t.equal(lacking.headers.get('www-authenticate'), 'Bearer realm="api", error="insufficient_scope", scope="admin"')
+  await invalid(t, await send('Bearer wrong-token'))
+  await invalid(t, await send(`Bearer ${await sign({ sub: 'u-1' }, { key: new TextEncoder().encode(SECRET.toUpperCase()) })}`))
+  const anonymous = await send(undefined, '/admin')
+  t.equal(anonymous.status, 401)
+  t.equal(anonymous.headers.get('www-authenticate'), 'Bearer realm="api"', 'one challenge: both backends ask for the same')
+})
+
+t.test('no token reaches the logs, nor the secret', async (t) => {
+  const lines = logLines()
+  const app = Fastify({ logger: { level: 'trace', stream: lines.stream } })
+  await app.register(authentication, { backend: jwt({ secret: SECRET, algorithms: ['HS256'], isRevoked: (claims) => claims.sub === 'revoked' }) })
+  app.get('/', async (request) => request.user.displayName)
+  const { http } = await listen(app, t)
+  const tokens = [
+    await sign({ sub: 'u-1' }), await sign({ sub: 'revoked' }), await sign({ sub: 'u-1', exp: now() - 60 }),
+    await sign({ sub: 'u-1' }, { key: new TextEncoder().encode(SECRET.toUpperCase()) })
+  ]
+  for (const token of tokens) await (await fetch(http, { headers: { authorization: `Bearer ${token}` } })).text()
+  t.ok(lines.lines.length > 0)
+  for (const secret of [...tokens.map((token) => token.split('.')[2]), SECRET]) {
+    t.notOk(lines.lines.some((line) => line.includes(secret)))
+  }
+})
+
+t.test('without jose, registration fails saying how to install it', async (t) => {
+  // A resolve hook that hides jose while the flag is set: shared memory, so it is seen at once.
+  const hidden = new Int32Array(new SharedArrayBuffer(4))
+  register('data:text/javascript,' + encodeURIComponent(`
+    let hidden
+    export function initialize (data) { hidden = data.hidden }
+    export async function resolve (specifier, context, next) {
+      if (specifier === 'jose' && Atomics.load(hidden, 0) === 1) {
+        throw Object.assign(new Error("Cannot find package 'jose'"), { code: 'ERR_MODULE_NOT_FOUND' })
+      }
+      return next(specifier, context)
+    }`), { data: { hidden } })
+  Atomics.store(hidden, 0, 1)
+  t.teardown(() => { Atomics.store(hidden, 0, 0) })
+  const registration = async () => { await Fastify().register(authentication, { backend: jwt({ secret: SECRET, algorithms: ['HS256'] }) }) }
+  await t.rejects(registration, { message: 'fastify-authentication/jwt needs jose: npm install jose', cause: { code: 'ERR_MODULE_NOT_FOUND' } })
+})
