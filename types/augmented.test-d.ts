@@ -1,21 +1,8 @@
 // With AuthenticationTypes augmented: request.user is the app's user, and a misspelt scope does not compile.
 import Fastify from 'fastify'
 import { expectError, expectType } from 'tsd'
-import authentication, { AuthCredentials, BaseUser, UnauthenticatedUser, hasRequiredScope, requires } from 'fastify-authentication'
-
-class ApiUser extends BaseUser {
-  constructor (readonly id: number) { super() }
-  get isAuthenticated () { return true }
-  get displayName () { return String(this.id) }
-  get identity () { return String(this.id) }
-}
-
-declare module 'fastify-authentication' {
-  interface AuthenticationTypes {
-    user: ApiUser
-    scope: 'authenticated' | 'admin'
-  }
-}
+import authentication, { AuthCredentials, UnauthenticatedUser, hasRequiredScope, requires } from 'fastify-authentication'
+import { ApiUser } from './app'
 
 const app = Fastify()
 app.register(authentication, {
@@ -33,7 +20,7 @@ expectError(requires(['authenticated', 'Admin']))
 
 app.get('/me', { preHandler: requires('authenticated') }, async (request) => {
   expectType<ApiUser | UnauthenticatedUser>(request.user)
-  expectType<readonly ('authenticated' | 'admin')[]>(request.auth.scopes)
+  expectType<readonly ('authenticated' | 'read' | 'admin')[]>(request.auth.scopes)
   if (request.user instanceof ApiUser) expectType<number>(request.user.id)
   expectError(hasRequiredScope(request, 'superuser'))
   return 'ok'

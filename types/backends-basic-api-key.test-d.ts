@@ -2,23 +2,10 @@
 // against the app's AuthenticationTypes (augmented here: an ApiUser, two scopes).
 import Fastify, { type FastifyRequest } from 'fastify'
 import { expectAssignable, expectError, expectType } from 'tsd'
-import authentication, { AuthCredentials, BaseUser, SimpleUser, type AuthenticationBackend } from 'fastify-authentication'
+import authentication, { AuthCredentials, SimpleUser, type AuthenticationBackend } from 'fastify-authentication'
 import { basic, safeEqual, type BasicOptions } from 'fastify-authentication/basic'
 import { apiKey, type ApiKeyOptions } from 'fastify-authentication/api-key'
-
-class ApiUser extends BaseUser {
-  constructor (readonly id: number) { super() }
-  get isAuthenticated () { return true }
-  get displayName () { return String(this.id) }
-  get identity () { return String(this.id) }
-}
-
-declare module 'fastify-authentication' {
-  interface AuthenticationTypes {
-    user: ApiUser
-    scope: 'authenticated' | 'read'
-  }
-}
+import { ApiUser } from './app'
 
 const caller = { auth: new AuthCredentials(['read']), user: new ApiUser(1) }
 
@@ -40,7 +27,7 @@ basic({ verify: async () => caller, realm: 'staff' })
 basic({ verify: () => undefined })
 expectAssignable<BasicOptions>({ verify: async () => null })
 expectError(basic({ verify: () => ({ auth: new AuthCredentials(['read']), user: new SimpleUser('tom') }) }))
-expectError(basic({ verify: () => ({ auth: new AuthCredentials(['admin']), user: new ApiUser(1) }) }))
+expectError(basic({ verify: () => ({ auth: new AuthCredentials(['admni']), user: new ApiUser(1) }) }))
 expectError(basic({ verify: async () => ({ user: new ApiUser(1) }) }))
 expectError(basic({ verify: () => 'tom' }))
 expectError(basic({ verify: () => caller, realm: 42 }))
@@ -66,7 +53,7 @@ expectError(apiKey({ header: 'x-api-key', query: 'api_key', verify: () => caller
 expectError(apiKey({ header: 'x-api-key' }))
 expectError(apiKey({ header: 42, verify: () => caller }))
 expectError(apiKey({ header: 'x-api-key', verify: () => ({ auth: new AuthCredentials(), user: new SimpleUser('tom') }) }))
-expectError(apiKey({ header: 'x-api-key', verify: async () => ({ auth: new AuthCredentials(['admin']), user: new ApiUser(1) }) }))
+expectError(apiKey({ header: 'x-api-key', verify: async () => ({ auth: new AuthCredentials(['admni']), user: new ApiUser(1) }) }))
 
 // Both plug into the plugin, alone or in a chain.
 const app = Fastify()

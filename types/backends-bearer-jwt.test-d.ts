@@ -6,20 +6,7 @@ import { expectAssignable, expectError, expectType } from 'tsd'
 import { AuthCredentials, BaseUser, SimpleUser, type AuthenticationBackend } from 'fastify-authentication'
 import { bearer, type BearerOptions, type BearerTokens } from 'fastify-authentication/bearer'
 import { JwtUser, jwt, type JwtAlgorithm, type JwtClaims, type JwtOptions } from 'fastify-authentication/jwt'
-
-class ApiUser extends BaseUser {
-  constructor (readonly id: number) { super() }
-  get isAuthenticated () { return true }
-  get displayName () { return String(this.id) }
-  get identity () { return String(this.id) }
-}
-
-declare module 'fastify-authentication' {
-  interface AuthenticationTypes {
-    user: ApiUser
-    scope: 'authenticated' | 'read' | 'admin'
-  }
-}
+import { ApiUser } from './app'
 
 const caller = { auth: new AuthCredentials(['read']), user: new ApiUser(1) }
 
