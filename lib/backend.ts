@@ -36,6 +36,12 @@ export interface AuthenticationBackend {
    * check for a plugin this backend needs, or load a peer dependency. A throw fails startup.
    */
   setup?: (fastify: FastifyInstance) => void | PromiseLike<void>
+  /**
+   * How OpenAPI documents this backend (`fastify-authentication/openapi`): its key in
+   * `components.securitySchemes` and its Security Scheme Object, like
+   * `{ name: 'bearer', definition: { type: 'http', scheme: 'bearer' } }`.
+   */
+  readonly securityScheme?: { readonly name: string, readonly definition: Readonly<Record<string, unknown>> }
 }
 
 /** The backend that recognised the caller, kept on the request for the refusal's challenge. */

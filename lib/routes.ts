@@ -14,10 +14,12 @@ export interface RoutePlan {
 }
 
 type CompiledRoute = Omit<RoutePlan, 'registration'>
+/** What prepareRoute keeps on the route's config: the compiled route, and the registration nearest to where it was declared. */
+type PreparedRoute = CompiledRoute & { readonly declaredIn: Registration | undefined }
 
 const kCompiled = Symbol('fastify-authentication.compiled')
 const kPlan = Symbol('fastify-authentication.plan')
-type Config = RouteConfig & { [kCompiled]?: CompiledRoute, [kPlan]?: RoutePlan }
+type Config = RouteConfig & { [kCompiled]?: PreparedRoute, [kPlan]?: RoutePlan }
 
 // Hooks that run before the handler: a guard there is taken out and checked in the plugin's onRequest hook.
 const guardedPositions = ['onRequest', 'preParsing', 'preValidation', 'preHandler'] as const
@@ -50,7 +52,7 @@ export function prepareRoute (this: FastifyInstance, route: RouteOptions): void 
     }
   }
   const compiled = compileRoute(config, where, hoisted)
-  route.config = { ...config, [kCompiled]: compiled } as Config
+  route.config = { ...config, [kCompiled]: { ...compiled, declaredIn: registrationOf(this) } } as Config
   // Fastify copies a GET route to HEAD, websocket flag included; handshakes are GETs.
   const isWebSocket = (route as { websocket?: boolean }).websocket === true || typeof (route as { wsHandler?: unknown }).wsHandler === 'function'
   if (isWebSocket && route.method !== 'HEAD' && compiled.guards.some((guard) => (guard.statusCode ?? 403) !== 403 || guard.redirect !== undefined)) {
@@ -95,12 +97,20 @@ function compileRoute (config: Config, where: string, hoisted: readonly Guard[])
   return { guards: Object.freeze(guards), authenticate: authenticate !== false }
 }
 
+/**
+ * What the plugin knows of a route it prepared, for documentation (`fastify-authentication/openapi`):
+ * its guards, whether it authenticates, and the registration nearest to where it was declared.
+ * `undefined` for a route the plugin never saw.
+ */
+export function preparedRoute (route: { config?: unknown }): PreparedRoute | undefined {
+  return (route.config as Config | undefined)?.[kCompiled]
+}
+
 /** The request's route plan, made on the route's first request and kept on its config. */
 export function planOf (request: FastifyRequest): RoutePlan {
   const config = routeConfig(request) as Config
-  return config[kPlan] ?? (config[kPlan] = {
-    registration: registrationOf(request.server),
-    // A route declared before the plugin never met prepareRoute: its config is checked now.
-    ...(config[kCompiled] ?? compileRoute(config, `${config.method} ${config.url}`, []))
-  })
+  if (config[kPlan] !== undefined) return config[kPlan]
+  // A route declared before the plugin never met prepareRoute: its config is checked now.
+  const { guards, authenticate } = config[kCompiled] ?? compileRoute(config, `${config.method} ${config.url}`, [])
+  return (config[kPlan] = { registration: registrationOf(request.server), guards, authenticate })
 }
