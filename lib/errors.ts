@@ -65,8 +65,14 @@ export function backendFailed (cause: Error): AuthenticationPluginError {
     'fastify-authentication: the backend failed (its error is logged as the cause)', { cause })
 }
 
+const TIMEOUT = 'FST_AUTHENTICATION_TIMEOUT'
+
+export function isTimeoutError (error: unknown): boolean {
+  return error instanceof AuthenticationPluginError && error.code === TIMEOUT
+}
+
 export function backendTimeoutError (timeout: number): AuthenticationPluginError {
-  return new AuthenticationPluginError('FST_AUTHENTICATION_TIMEOUT', 503,
+  return new AuthenticationPluginError(TIMEOUT, 503,
     `fastify-authentication: backend.authenticate(request) did not answer within ${timeout} ms (the plugin's timeout option)`)
 }
 

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { AuthenticationBackend } from './backend'
 import { isHeaderValue, type AuthenticationError } from './errors'
 import type { Registration } from './registration'
+import { originCheck, type OriginsOption } from './websocket/origins'
 
 export interface AuthenticationOptions {
   /** Decides who is calling; with an array, the first backend that recognises the caller wins. */
@@ -15,10 +16,15 @@ export interface AuthenticationOptions {
   challenge?: string
   /** Milliseconds the backends may take; past that the request fails with 503. */
   timeout?: number
+  /**
+   * Which pages may open a WebSocket: `'same-origin'` (default), `'*'` (no check), or a list of
+   * origins. A browser's handshake from another origin is refused with 403 before any backend runs.
+   */
+  origins?: OriginsOption
 }
 
 // Fastify's own register options reach the plugin too; they are not typos.
-const optionNames = new Set(['backend', 'onError', 'challenge', 'timeout', 'prefix', 'logLevel', 'logSerializers'])
+const optionNames = new Set(['backend', 'onError', 'challenge', 'timeout', 'origins', 'prefix', 'logLevel', 'logSerializers'])
 
 /** Checks the options at registration, naming the one that is wrong, and turns them into a registration. */
 export function checkOptions (options: AuthenticationOptions): Registration {
@@ -27,10 +33,10 @@ export function checkOptions (options: AuthenticationOptions): Registration {
   }
   for (const name of Object.keys(options)) {
     if (!optionNames.has(name)) {
-      throw new TypeError(`fastify-authentication: unknown option "${name}"; the options are backend, onError, challenge and timeout`)
+      throw new TypeError(`fastify-authentication: unknown option "${name}"; the options are backend, onError, challenge, timeout and origins`)
     }
   }
-  const { backend, onError, challenge, timeout } = options
+  const { backend, onError, challenge, timeout, origins } = options
   const backends = Array.isArray(backend) ? [...backend] : [backend]
   if (backends.length === 0 || !backends.every((candidate) => typeof candidate?.authenticate === 'function')) {
     throw new TypeError('fastify-authentication: the backend option must be an object with an authenticate(request) method, or a non-empty array of them')
@@ -54,6 +60,7 @@ export function checkOptions (options: AuthenticationOptions): Registration {
     backends,
     onError,
     timeout,
+    allowsOrigin: originCheck(origins),
     // One challenge is one header; several are one WWW-Authenticate line each (RFC 9110 §11.6.1).
     challenges: challenges.length <= 1 ? challenges[0] : challenges
   }

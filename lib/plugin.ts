@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { asPluginError, checkResult, isThenable, kRecognisedBy, runBackends, type BackendAnswer } from './backend'
 import { AuthCredentials } from './credentials'
-import { AuthenticationError, notCoveredError } from './errors'
+import { AuthenticationError, isTimeoutError, notCoveredError } from './errors'
 import { runOnError } from './on-error'
 import { checkOptions, type AuthenticationOptions } from './options'
 import { rootOf, storeRegistration, type Registration } from './registration'
@@ -9,6 +9,8 @@ import { enforce, refuseWebSocket, type Guard } from './requires'
 import { planOf, prepareRoute, refuseMisplacedScopeGuards, type RoutePlan } from './routes'
 import { UnauthenticatedUser } from './users'
 import { closeAfterAnswer, isWebSocketRequest } from './websocket/handshake'
+import { closeWhenExpired } from './websocket/expiry'
+import { publishAuthenticated, publishRefusal } from './events'
 
 const kInstalled = Symbol('fastify-authentication.installed')
 
@@ -34,7 +36,8 @@ export async function registerAuthentication (fastify: FastifyInstance, options:
 }
 
 function authenticate (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-  if (isWebSocketRequest(request)) closeAfterAnswer(request, reply)
+  const handshake = isWebSocketRequest(request)
+  if (handshake) closeAfterAnswer(request, reply)
   let plan: RoutePlan
   try {
     plan = planOf(request)
@@ -43,7 +46,15 @@ function authenticate (request: FastifyRequest, reply: FastifyReply, done: HookH
   }
   const { registration } = plan
   // Not covered: a guarded route fails closed, as a requires() hook does (request.auth stays null).
-  if (registration === undefined) return plan.guards.length === 0 ? done() : done(notCoveredError())
+  if (registration === undefined) {
+    if (plan.guards.length === 0) return done()
+    publishRefusal(request, reply, 'not-covered')
+    return done(notCoveredError())
+  }
+  if (handshake && !registration.allowsOrigin(request)) {
+    publishRefusal(request, reply, 'origin')
+    return refuseWebSocket(reply)
+  }
   let answer: BackendAnswer | Promise<BackendAnswer>
   try {
     answer = plan.authenticate ? runBackends(registration.backends, request, registration.timeout) : null
@@ -67,18 +78,30 @@ function admit (
   try {
     result = checkResult(answer)
   } catch (error) {
+    publishRefusal(request, reply, 'backend-error')
     return done(asPluginError(error))
   }
-  // Anonymous callers get objects of their own: no request can change what another sees.
-  request.auth = result?.auth ?? new AuthCredentials()
-  request.user = result?.user ?? new UnauthenticatedUser()
+  if (result === null) {
+    // Anonymous callers get objects of their own: no request can change what another sees.
+    request.auth = new AuthCredentials()
+    request.user = new UnauthenticatedUser()
+  } else {
+    request.auth = result.auth
+    request.user = result.user
+    publishAuthenticated(request)
+    if (result.auth.expiresAt !== undefined && isWebSocketRequest(request)) closeWhenExpired(request, result.auth.expiresAt)
+  }
   enforce(guards, registration, request, reply, done)
 }
 
 function fail (error: unknown, registration: Registration, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
   // Fastify's error handler logs the 500 at error level, with the backend's error as its cause.
-  if (!(error instanceof AuthenticationError)) return done(asPluginError(error))
+  if (!(error instanceof AuthenticationError)) {
+    publishRefusal(request, reply, isTimeoutError(error) ? 'timeout' : 'backend-error')
+    return done(asPluginError(error))
+  }
   request.log.debug('fastify-authentication: the backend refused the credentials')
+  publishRefusal(request, reply, 'invalid-credentials')
   if (isWebSocketRequest(request)) return refuseWebSocket(reply)
   if (registration.onError !== undefined) return runOnError(registration.onError, error, request, reply, done)
   if (error.challenge !== undefined) reply.header('www-authenticate', error.challenge)

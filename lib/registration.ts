@@ -1,12 +1,15 @@
 import type { FastifyInstance } from 'fastify'
 import type { AuthenticationBackend } from './backend'
 import type { AuthenticationOptions } from './options'
+import type { OriginCheck } from './websocket/origins'
 
 /** One `app.register(authentication, …)`: what governs the routes of its scope and its children. */
 export interface Registration {
   readonly backends: readonly AuthenticationBackend[]
   readonly onError: AuthenticationOptions['onError']
   readonly timeout: number | undefined
+  /** Whether a handshake's `Origin` may open a WebSocket here. */
+  readonly allowsOrigin: OriginCheck
   /** Every challenge a guard's 401 carries: the backends' and the `challenge` option's, each once. */
   readonly challenges: string | string[] | undefined
 }

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, preHandlerHookHandler } from 'fastify'
 import { kRecognisedBy } from './backend'
 import { notCoveredError } from './errors'
+import { publishRefusal } from './events'
 import { redirectPrefix, safeNext } from './redirect'
 import { registrationOf, type Registration } from './registration'
 import { grants, scopeList, type ScopeMatch } from './scopes'
@@ -52,7 +53,10 @@ export function requires (scopes: Scope | readonly Scope[], options: RequiresOpt
   const guard = compileGuard(scopes, options, 'requires(scopes, options)')
   const hook: GuardHook = function requiresScopes (request, reply, done) {
     const registration = registrationOf(request.server)
-    if (registration === undefined || request.auth == null) return done(notCoveredError())
+    if (registration === undefined || request.auth == null) {
+      publishRefusal(request, reply, 'not-covered')
+      return done(notCoveredError())
+    }
     enforce([guard], registration, request, reply, done)
   }
   hook[kGuard] = guard
@@ -114,6 +118,7 @@ export function enforce (
 }
 
 function refuse (guard: Guard, registration: Registration, request: FastifyRequest, reply: FastifyReply): void {
+  publishRefusal(request, reply, 'missing-scopes', guard.scopes)
   if (isWebSocketRequest(request)) return refuseWebSocket(reply)
   if (guard.redirect !== undefined) {
     const { before, after } = guard.redirect

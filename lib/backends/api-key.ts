@@ -22,11 +22,17 @@ const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
  * with `WWW-Authenticate: APIKey`. Every caller `verify` recognises is granted `authenticated` too.
  */
 export function apiKey (options: ApiKeyOptions): AuthenticationBackend {
-  const { verify, cookie } = checkOptions(options)
+  const { verify, header, cookie, query } = checkOptions(options)
   const keyOf = reader(options)
 
   return {
     challenge,
+    securityScheme: {
+      name: 'apiKey',
+      definition: header !== undefined
+        ? { type: 'apiKey', in: 'header', name: header }
+        : cookie !== undefined ? { type: 'apiKey', in: 'cookie', name: cookie } : { type: 'apiKey', in: 'query', name: query }
+    },
     authenticate (request) {
       const key = keyOf(request)
       // An empty key is no key, as in FastAPI: nothing to verify.

@@ -35,6 +35,7 @@ export function basic (options: BasicOptions): AuthenticationBackend {
 
   return {
     challenge,
+    securityScheme: { name: 'basic', definition: { type: 'http', scheme: 'basic' } },
     authenticate (request) {
       const credentials = credentialsOf(request, 'basic')
       if (credentials === undefined) return null

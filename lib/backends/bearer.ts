@@ -43,6 +43,7 @@ export function bearer (options: BearerOptions): AuthenticationBackend {
   return {
     challenge: challenges.anonymous,
     insufficientScope: challenges.insufficientScope,
+    securityScheme: { name: 'bearer', definition: { type: 'http', scheme: 'bearer' } },
     authenticate (request) {
       const token = credentialsOf(request, 'bearer')
       if (token === undefined) return null

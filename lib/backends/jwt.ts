@@ -109,6 +109,7 @@ export function jwt (options: JwtOptions): AuthenticationBackend {
   let verifyToken: BearerVerify = notSetUp
   return {
     ...bearer({ verify: (token, request) => verifyToken(token, request), realm: options.realm }),
+    securityScheme: { name: 'jwt', definition: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
     async setup () {
       const jose = await loadJose()
       if (!(settings.key instanceof URL)) await checkKeyFits(jose, settings.key, algorithms)

@@ -1,0 +1,196 @@
+import { isDeepStrictEqual } from 'node:util'
+import type { FastifyContextConfig, FastifySchema, RouteOptions } from 'fastify'
+import type { SwaggerTransform } from '@fastify/swagger'
+import type { AuthenticationBackend } from './backend'
+import type { Registration } from './registration'
+import { guardOf, type Guard } from './requires'
+import { preparedRoute } from './routes'
+import type { Scope } from './types'
+
+export interface OpenapiOptions {
+  /**
+   * The app's own `transform` (a type provider's, say): it runs first, and the security and
+   * refusals are added to the schema it returns.
+   */
+  transform?: SwaggerTransform
+}
+
+/** What `openapi()` gives `@fastify/swagger`: spread it into its options. */
+export interface OpenapiSwaggerOptions {
+  transform: SwaggerTransform
+}
+
+type TransformArgs = Parameters<SwaggerTransform>[0]
+/** The part of the document under construction that the transform reads and fills. */
+interface Document { openapi: string, components: { securitySchemes?: Record<string, unknown> } }
+type SecurityRequirement = Record<string, readonly string[]>
+interface Scheme { key: string, type: unknown }
+
+// OpenAPI 3.0.3 §4.7.30: the scopes of a requirement are for these types; for any other, "the array MUST be empty".
+const SCOPED_IN_3_0 = new Set(['oauth2', 'openIdConnect'])
+// What @fastify/swagger documents for a route without response schemas; `type: 'null'` leaves the content out.
+const DEFAULT_RESPONSE = { type: 'null', description: 'Default Response' }
+// The body of a refusal: Fastify's error shape.
+const ERROR_BODY = {
+  type: 'object',
+  required: ['statusCode', 'error', 'message'],
+  properties: { statusCode: { type: 'integer' }, error: { type: 'string' }, message: { type: 'string' } }
+}
+
+// Each document's key for each backend, in components.securitySchemes: one per backend, kept for the whole document.
+const keysByDocument = new WeakMap<object, Map<AuthenticationBackend, string>>()
+
+/**
+ * `@fastify/swagger` options that document what fastify-authentication guards:
+ * `await app.register(swagger, { openapi: { … }, ...openapi() })`. Each guarded route gets
+ * `security` (the backends of its registration are alternatives; the scopes of all its guards
+ * are needed together) and its refusals (401/403, or the status or redirect its guards chose);
+ * `authenticate: false` routes get `security: []`; the backends' schemes fill
+ * `components.securitySchemes`. A route's own `schema.security` and responses are kept.
+ */
+export function openapi (options: OpenapiOptions = {}): OpenapiSwaggerOptions {
+  const own = checkOptions(options)
+  return {
+    transform (args) {
+      if (!('openapiObject' in args)) {
+        throw new Error('fastify-authentication/openapi documents OpenAPI 3 only: give @fastify/swagger the openapi option, like { openapi: { openapi: \'3.1.0\' } }')
+      }
+      const result = own?.(args) ?? { schema: args.schema, url: args.url }
+      const schema = documented(result.schema ?? args.schema, args.route, args.openapiObject as Document)
+      return { url: args.url, ...result, schema }
+    }
+  }
+}
+
+function checkOptions (options: OpenapiOptions): SwaggerTransform | undefined {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('fastify-authentication/openapi: options must be an object like { transform }')
+  }
+  for (const name of Object.keys(options)) {
+    if (name !== 'transform') throw new TypeError(`fastify-authentication/openapi: unknown option "${name}"; the only option is transform`)
+  }
+  if (options.transform !== undefined && typeof options.transform !== 'function') {
+    throw new TypeError('fastify-authentication/openapi: the transform option must be a function ({ schema, url, route, openapiObject })')
+  }
+  return options.transform
+}
+
+/** The route's schema as the document shows it: a copy, so that Fastify's own validation and serialization never change. */
+function documented (schema: FastifySchema | undefined, route: RouteOptions, document: Document): FastifySchema | undefined {
+  const prepared = preparedRoute(route)
+  const registration = prepared?.declaredIn
+  if (prepared === undefined || registration === undefined) {
+    if (!mentionsAuthentication(route)) return schema
+    throw new Error(`fastify-authentication/openapi: ${route.method} ${route.url} uses fastify-authentication, but no registration prepared it, so its security cannot be documented: register fastify-authentication before declaring the route, in its scope or a parent scope`)
+  }
+  const { guards, authenticate } = prepared
+  // Every scheme of the registration is declared, so that the route's own schema.security may name them.
+  const schemes = schemesOf(registration.backends, document)
+  const scopesEverywhere = !document.openapi.startsWith('3.0')
+  return {
+    ...schema,
+    security: schema?.security ?? (authenticate ? requirements(guards, schemes, scopesEverywhere) : []),
+    ...(guards.length === 0 ? {} : { response: { ...refusals(guards, registration), ...(schema?.response ?? { 200: DEFAULT_RESPONSE }) } })
+  }
+}
+
+/** Whether a route the plugin never prepared has `config.requires`, `config.authenticate` or a `requires()` hook. */
+function mentionsAuthentication (route: RouteOptions): boolean {
+  const { requires, authenticate } = (route.config ?? {}) as FastifyContextConfig
+  return requires !== undefined || authenticate !== undefined ||
+    Object.values(route).some((value) => [value].flat().some((hook) => guardOf(hook) !== undefined))
+}
+
+/** The key and type of each backend's scheme, added to `components.securitySchemes` on first use. */
+function schemesOf (backends: readonly AuthenticationBackend[], document: Document): Scheme[] {
+  let keys = keysByDocument.get(document)
+  if (keys === undefined) keysByDocument.set(document, (keys = new Map()))
+  const schemes: Scheme[] = []
+  for (const backend of backends) {
+    if (backend.securityScheme === undefined) continue
+    const { name, definition } = backend.securityScheme
+    let key = keys.get(backend)
+    if (key === undefined) {
+      key = freeKey(name, definition, document.components.securitySchemes ?? {}, new Set(keys.values()))
+      // A new object: the one in components may be the app's own options.
+      document.components.securitySchemes = { ...document.components.securitySchemes, [key]: structuredClone(definition) }
+      keys.set(backend, key)
+    }
+    schemes.push({ key, type: definition.type })
+  }
+  return schemes
+}
+
+/**
+ * `name`, else `name-2`, `name-3`…: the first key that is free, or that holds this very
+ * definition, declared by the app rather than for another backend.
+ */
+function freeKey (name: string, definition: unknown, declared: Record<string, unknown>, ours: ReadonlySet<string>): string {
+  let key = name
+  for (let n = 2; Object.hasOwn(declared, key) && (ours.has(key) || !isDeepStrictEqual(declared[key], definition)); n++) key = `${name}-${n}`
+  return key
+}
+
+/**
+ * The route's security: each backend with a scheme is an alternative, and each needs the scopes
+ * of every guard. A `match: 'any'` guard cannot be one requirement: it makes one per scope it
+ * accepts. In OpenAPI 3.0 only oauth2 and openIdConnect requirements list scopes; the others
+ * have an empty list, and requirements that end up alike are given once.
+ * `undefined` for an unguarded route, or one whose backends declare no scheme.
+ */
+function requirements (guards: readonly Guard[], schemes: readonly Scheme[], scopesEverywhere: boolean): SecurityRequirement[] | undefined {
+  if (guards.length === 0 || schemes.length === 0) return undefined
+  const sets = scopeSets(guards)
+  const unique = new Map<string, SecurityRequirement>()
+  for (const { key, type } of schemes) {
+    for (const scopes of sets) {
+      const listed = scopesEverywhere || SCOPED_IN_3_0.has(type as string) ? scopes : []
+      const id = JSON.stringify([key, [...listed].sort()])
+      if (!unique.has(id)) unique.set(id, { [key]: listed })
+    }
+  }
+  return [...unique.values()]
+}
+
+/** The sets of scopes that pass every guard: `match: 'all'` adds its scopes to each set, `match: 'any'` splits each set into one per scope. */
+function scopeSets (guards: readonly Guard[]): Scope[][] {
+  let sets: Scope[][] = [[]]
+  for (const { scopes, match } of guards) {
+    const choices = match === 'all' ? [scopes] : scopes.map((scope) => [scope])
+    sets = sets.flatMap((set) => choices.map((choice) => [...new Set([...set, ...choice])]))
+  }
+  return sets
+}
+
+/**
+ * What the guards answer a caller without the scopes, by status (the first guard's word for a
+ * status wins): 303 to the redirect; the status a guard chose; or 401 for an anonymous caller
+ * when a challenge is known, and 403.
+ */
+function refusals (guards: readonly Guard[], { challenges }: Registration): Record<string, unknown> {
+  const responses: Record<string, unknown> = {}
+  for (const { statusCode, redirect } of guards) {
+    const answers = redirect !== undefined
+      ? [[303, seeOther(redirect)] as const]
+      : (statusCode !== undefined ? [statusCode] : challenges === undefined ? [403] : [401, 403])
+          .map((status) => [status, refused(status, challenges !== undefined)] as const)
+    for (const [status, response] of answers) responses[status] ??= response
+  }
+  return responses
+}
+
+function seeOther ({ before, after }: NonNullable<Guard['redirect']>): unknown {
+  return {
+    ...DEFAULT_RESPONSE,
+    description: 'See Other: the caller lacks the required scopes and is sent to log in',
+    headers: { Location: { type: 'string', description: `${before}{this request's path and query, URL-encoded}${after}` } }
+  }
+}
+
+function refused (status: number, challenged: boolean): unknown {
+  return {
+    description: status === 401 ? 'Authentication required' : 'Missing required scope',
+    ...(status === 401 && challenged ? { headers: { 'WWW-Authenticate': { type: 'string', description: 'A challenge of each backend, one header each' } } } : {}),
+    content: { 'application/json': { schema: ERROR_BODY } }
+  }
+}

@@ -1,0 +1,50 @@
+import type { FastifyRequest } from 'fastify'
+
+/**
+ * Which pages may open a WebSocket: `'same-origin'` (the default), `'*'` (no check), or a list
+ * of origins like `'https://app.example'`.
+ */
+export type OriginsOption = 'same-origin' | '*' | readonly string[]
+
+/** Whether a handshake's `Origin` is allowed. */
+export type OriginCheck = (request: FastifyRequest) => boolean
+
+const anyOrigin: OriginCheck = () => true
+
+/**
+ * A browser names the page that opens a WebSocket in `Origin` (RFC 6455 §4.1, §10.2), and sends
+ * the user's cookies along whatever the page: without this check, any site could open a socket
+ * as the user (cross-site WebSocket hijacking). A handshake without `Origin` is not a browser's.
+ */
+export function originCheck (origins: OriginsOption = 'same-origin'): OriginCheck {
+  if (origins === '*') return anyOrigin
+  if (origins === 'same-origin') {
+    return (request) => allowed(request, (origin) => originOf(origin) !== undefined && new URL(origin).host === request.host.toLowerCase())
+  }
+  if (!Array.isArray(origins) || origins.length === 0) {
+    throw new TypeError('fastify-authentication: the origins option must be \'same-origin\', \'*\' or a non-empty array of origins like \'https://app.example\'')
+  }
+  // Browsers send the origin serialized (lower case, no default port, no slash): compared as such.
+  const listed = new Set(origins.map(checkedOrigin))
+  return (request) => allowed(request, (origin) => listed.has(origin))
+}
+
+function allowed (request: FastifyRequest, matches: (origin: string) => boolean): boolean {
+  const origin = request.headers.origin
+  return origin === undefined || matches(origin)
+}
+
+/** The origin `value` names, serialized, or `undefined` when it is not one: `null`, a path, credentials, not a URL. */
+function originOf (value: string): string | undefined {
+  const url = URL.canParse(value) ? new URL(value) : undefined
+  if (url === undefined || url.origin === 'null' || url.username !== '' || url.password !== '') return undefined
+  return url.href === url.origin + '/' && !value.endsWith('/') ? url.origin : undefined
+}
+
+function checkedOrigin (origin: unknown): string {
+  const serialized = typeof origin === 'string' ? originOf(origin) : undefined
+  if (serialized === undefined) {
+    throw new TypeError(`fastify-authentication: every entry of the origins option must be an origin like 'https://app.example' (scheme, host and port only), not ${JSON.stringify(origin)}`)
+  }
+  return serialized
+}
