@@ -58,7 +58,8 @@ interface CookieSession {
 }
 
 const MODULE = 'fastify-authentication/session'
-// The name each plugin gives its cookie unless told otherwise.
+// The name each plugin gives its cookie unless told otherwise. @fastify/session first: when both are
+// registered (secure-session under another sessionName), request.session is @fastify/session's.
 const DEFAULT_COOKIES = [['@fastify/session', 'sessionId'], ['@fastify/secure-session', 'session']] as const
 // A cookie name is a token (RFC 6265 §4.1.1).
 const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -81,15 +82,16 @@ const missingPlugin = `${MODULE}: the session backend reads request.session: reg
  */
 export function session<Data = unknown> (options: SessionOptions<Data>): SessionBackend<Data> {
   const { load, key, cookieName } = checkOptions(options)
-  // The cookie name of the session plugin found at startup, for OpenAPI.
+  // The cookie name of the session plugin found at startup, for OpenAPI (the last registration's,
+  // should one backend serve several apps).
   let found = 'session'
 
   return {
     authenticate (request) {
       const current = (request as { session?: unknown }).session
-      // The plugin's request decorator, not yet filled: its onRequest hook has not run.
+      // The request decorator is there (setup checked), but no onRequest hook filled it before this one.
       if (current == null) {
-        throw new Error(`${MODULE}: request.session was not loaded yet: register the session plugin before fastify-authentication, in the same scope or a parent scope`)
+        throw new Error(`${MODULE}: request.session was not loaded when fastify-authentication ran: register the session plugin, with its onRequest hook, before fastify-authentication`)
       }
       // @fastify/session leaves an empty object on routes outside its cookie path.
       if (typeof (current as { get?: unknown }).get !== 'function') return null

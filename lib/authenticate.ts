@@ -1,0 +1,129 @@
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import { asPluginError, checkResult, isThenable, runBackends, type BackendAnswer } from './backend'
+import { AuthCredentials } from './credentials'
+import { AuthenticationError, isTimeoutError, notCoveredError } from './errors'
+import { publishAuthenticated, publishRefusal } from './events'
+import { runOnError } from './on-error'
+import type { Registration } from './registration'
+import { enforce, refuseWebSocket } from './requires'
+import { planOf, type RoutePlan } from './route-plan'
+import { UnauthenticatedUser } from './users'
+import { closeWhenExpired } from './websocket/expiry'
+import { closeAfterAnswer, isWebSocketRequest } from './websocket/handshake'
+
+/** Why a request is refused before its guards are asked: an error, or a handshake's foreign Origin. */
+const ORIGIN_REFUSED = Symbol('fastify-authentication.originRefused')
+type Failure = Error | typeof ORIGIN_REFUSED
+
+/** A failure found by `authenticate`, for the verdict of a prepared route's own hook. */
+export const kFailure = Symbol('fastify-authentication.failure')
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    [kFailure]: Failure | null | undefined
+  }
+}
+
+/**
+ * The root `onRequest` hook, which every route of the app meets: finds out who is calling,
+ * through the registration nearest to the route. A route the plugin prepared gets its verdict
+ * in its own last `onRequest` hook (`routeVerdict`); any other one gets it at once.
+ */
+export function authenticate (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  const handshake = isWebSocketRequest(request)
+  if (handshake) closeAfterAnswer(request, reply)
+  let plan: RoutePlan
+  try {
+    plan = planOf(request)
+  } catch (error) {
+    return done(asPluginError(error))
+  }
+  const { registration } = plan
+  // Not covered: a guarded route fails closed, as a requires() hook does (request.auth stays null).
+  if (registration === undefined) {
+    if (plan.guards.length === 0) return done()
+    publishRefusal(request, reply, 'not-covered')
+    return done(notCoveredError())
+  }
+  if (handshake && !registration.allowsOrigin(request)) return settle(ORIGIN_REFUSED, plan, request, reply, done)
+  let answer: BackendAnswer | Promise<BackendAnswer>
+  try {
+    answer = plan.authenticate ? runBackends(registration.backends, request, registration.timeout) : null
+  } catch (error) {
+    return settle(failureOf(error), plan, request, reply, done)
+  }
+  if (!isThenable(answer)) return admit(answer, plan, request, reply, done)
+  answer.then(
+    (settled) => admit(settled, plan, request, reply, done),
+    (error) => settle(failureOf(error), plan, request, reply, done)
+  ).then(undefined, (error) => {
+    // Nothing that throws after the first await may become an unhandled rejection.
+    if (!reply.sent) done(asPluginError(error))
+  })
+}
+
+/** The last `onRequest` hook of a prepared route: the verdict on what `authenticate` found. */
+export function routeVerdict (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  // undefined too: a scope created before the plugin's first registration lacks the decorator's default.
+  verdict(request[kFailure] ?? null, planOf(request), request, reply, done)
+}
+
+function admit (answer: BackendAnswer, plan: RoutePlan, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  let result
+  try {
+    result = checkResult(answer)
+  } catch (error) {
+    return settle(failureOf(error), plan, request, reply, done)
+  }
+  if (result === null) {
+    // Anonymous callers get objects of their own: no request can change what another sees.
+    request.auth = new AuthCredentials()
+    request.user = new UnauthenticatedUser()
+  } else {
+    request.auth = result.auth
+    request.user = result.user
+    publishAuthenticated(request)
+    if (result.auth.expiresAt !== undefined && isWebSocketRequest(request)) closeWhenExpired(request, result.auth.expiresAt)
+  }
+  settle(null, plan, request, reply, done)
+}
+
+/** What `authenticate` found: judged now, or kept for a prepared route's own hook. */
+function settle (failure: Failure | null, plan: RoutePlan, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  if (!plan.prepared) return verdict(failure, plan, request, reply, done)
+  if (failure !== null) request[kFailure] = failure
+  done()
+}
+
+function verdict (failure: Failure | null, plan: RoutePlan, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  // A prepared route always has a registration: prepareRoute runs only where one is.
+  const registration = plan.registration as Registration
+  if (failure === null) return enforce(plan.guards, registration, request, reply, done)
+  if (failure === ORIGIN_REFUSED) {
+    publishRefusal(request, reply, 'origin')
+    return refuseWebSocket(reply)
+  }
+  fail(failure, registration, request, reply, done)
+}
+
+/**
+ * A thrown value as a failure: an `AuthenticationError` as it is, anything else as the plugin's
+ * own error, which tells the client nothing of it (and `throw null` is still a failure).
+ */
+function failureOf (thrown: unknown): Error {
+  return thrown instanceof AuthenticationError ? thrown : asPluginError(thrown)
+}
+
+function fail (error: Error, registration: Registration, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+  // Fastify's error handler logs the 500 at error level, with the backend's error as its cause.
+  if (!(error instanceof AuthenticationError)) {
+    publishRefusal(request, reply, isTimeoutError(error) ? 'timeout' : 'backend-error')
+    return done(error)
+  }
+  request.log.debug('fastify-authentication: the backend refused the credentials')
+  publishRefusal(request, reply, 'invalid-credentials')
+  if (isWebSocketRequest(request)) return refuseWebSocket(reply)
+  if (registration.onError !== undefined) return runOnError(registration.onError, error, request, reply, done)
+  if (error.challenge !== undefined) reply.header('www-authenticate', error.challenge)
+  reply.code(error.statusCode).header('content-type', 'text/plain; charset=utf-8').send(error.message)
+}
