@@ -47,10 +47,10 @@ export function checkOptionNames (options: unknown, names: readonly string[], mo
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`${module}: options must be an object like ${example}`)
   }
-  const list = `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`
+  const known = names.length === 1 ? `the only option is ${names[0]}` : `the options are ${names.slice(0, -1).join(', ')} and ${names.at(-1)}`
   for (const name of Object.keys(options)) {
     if (!names.includes(name)) {
-      throw new TypeError(`${module}: unknown option${echo ? ` "${name}"` : ' (not named here: it could be a credential)'}; the options are ${list}`)
+      throw new TypeError(`${module}: unknown option${echo ? ` "${name}"` : ' (not named here: it could be a credential)'}; ${known}`)
     }
   }
 }

@@ -9,6 +9,12 @@ import type { Scope } from '../types'
 import { BaseUser } from '../users'
 import { isWebSocketRequest } from './handshake'
 
+const MODULE = 'fastify-authentication/websocket'
+const PREFIX = 'ticket.'
+// 256 bits in base64url, unpadded.
+const TICKET = /^[A-Za-z0-9_-]{43}$/
+const DEFAULT_TTL = 30_000
+
 /**
  * Where tickets wait to be redeemed. `id` is the SHA-256 digest of the ticket (base64url), never
  * the ticket itself; `value` is an opaque string (JSON) to give back as it was. `take` must get and
@@ -79,10 +85,10 @@ export class MemoryTicketStore implements TicketStore {
   readonly #maxEntries: number
 
   constructor (options: MemoryTicketStoreOptions = {}) {
-    checkOptionNames(options, ['maxEntries'], 'fastify-authentication/websocket: MemoryTicketStore', '{ maxEntries: 10000 }')
+    checkOptionNames(options, ['maxEntries'], `${MODULE}: new MemoryTicketStore(options)`, '{ maxEntries: 10000 }')
     const { maxEntries = 10_000 } = options
     if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
-      throw new TypeError('fastify-authentication/websocket: MemoryTicketStore maxEntries must be a positive integer')
+      throw new TypeError(`${MODULE}: new MemoryTicketStore(options): maxEntries must be a positive integer`)
     }
     this.#maxEntries = maxEntries
   }
@@ -122,12 +128,6 @@ interface TicketRecord {
   /** When the issuing credentials expire, in epoch milliseconds; `null` if they do not. */
   authExpiresAt: number | null
 }
-
-const MODULE = 'fastify-authentication/websocket'
-const PREFIX = 'ticket.'
-// 256 bits in base64url, unpadded.
-const TICKET = /^[A-Za-z0-9_-]{43}$/
-const DEFAULT_TTL = 30_000
 
 /**
  * Single-use tickets that carry an HTTP caller over to a WebSocket handshake, offered as the
@@ -215,7 +215,8 @@ function redeemed (value: string | null | undefined, origin: string | null): Aut
   if (value == null) throw refusal('Unknown or already used WebSocket ticket')
   const record = parsed(value)
   if (record.expiresAt <= Date.now()) throw refusal('Expired WebSocket ticket')
-  if (record.origin !== origin) throw refusal('WebSocket ticket issued to another Origin')
+  // An opaque origin (a sandboxed frame, a file: page) is `null` on the wire whoever sends it: it matches nothing.
+  if (record.origin !== origin || origin === 'null') throw refusal('WebSocket ticket issued to another Origin')
   const { scopes, user, authExpiresAt } = record
   const auth = new AuthCredentials(scopes as Scope[], authExpiresAt === null ? {} : { expiresAt: authExpiresAt })
   return { auth, user: new TicketUser(user) }

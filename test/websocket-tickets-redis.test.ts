@@ -1,0 +1,199 @@
+// WebSocket tickets shared through Redis, as several server processes share them: a real
+// redis-server on a free port, two Fastify instances each with its own connection and backend.
+// No skipping: without redis-server this test fails, saying how to install it (CI installs it).
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { request as httpRequest } from 'node:http'
+import { createServer, type AddressInfo } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import t, { type Test } from 'tap'
+import Fastify, { type FastifyRequest } from 'fastify'
+import websocket from '@fastify/websocket'
+import Redis from 'ioredis'
+import WebSocket from 'ws'
+import authentication, { AuthCredentials, SimpleUser, type AuthenticationBackend } from '../lib/index'
+import { TicketUser, webSocketTickets, type TicketStore, type WebSocketTicketsOptions } from '../lib/websocket/index'
+import { listen } from './helpers'
+
+const SITE = 'https://app.example'
+const EVIL = 'https://evil.example'
+
+/** The README's Redis store, as written there. */
+function redisStore (redis: Redis): TicketStore {
+  return {
+    set: (id, value, ttlMs) => redis.set(`ws-ticket:${id}`, value, 'PX', ttlMs),
+    take: (id) => redis.getdel(`ws-ticket:${id}`) // GETDEL: Redis 6.2+
+  }
+}
+
+async function freePort (): Promise<number> {
+  const server = createServer()
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const { port } = server.address() as AddressInfo
+  server.close()
+  await once(server, 'close')
+  return port
+}
+
+/** Starts `redis-server` on a free port, stopped when `t` ends; resolves with the port once it accepts connections. */
+async function startRedis (t: Test): Promise<number> {
+  const port = await freePort()
+  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const exited = once(server, 'exit')
+  t.teardown(async () => {
+    // Never spawned (ENOENT) or already gone: nothing to stop.
+    if (server.pid === undefined || server.exitCode !== null || server.signalCode !== null) return
+    server.kill()
+    await exited
+  })
+  let output = ''
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(error.code === 'ENOENT'
+        ? new Error('redis-server is not installed, and this test runs the Redis ticket store against a real one: install it (apt-get install -y redis-server, or brew install redis); CI installs it')
+        : error)
+    })
+    server.stdout.setEncoding('utf8')
+    server.stdout.on('data', (chunk: string) => {
+      output += chunk
+      if (output.includes('Ready to accept connections')) resolve()
+    })
+    server.once('exit', (code) => { reject(new Error(`redis-server exited (${code}) before it was ready:\n${output}`)) })
+  })
+  return port
+}
+
+/** `Authorization: Token <name>`: the user `<name>` with `authenticated` and `chat`; `x-expires-at` the expiry. */
+const tokens: AuthenticationBackend = {
+  authenticate (request) {
+    const header = request.headers.authorization
+    if (header === undefined) return null
+    const expiresAt = request.headers['x-expires-at']
+    return {
+      auth: new AuthCredentials(['authenticated', 'chat'], expiresAt === undefined ? {} : { expiresAt: Number(expiresAt) }),
+      user: new SimpleUser(header.replace(/^Token /, ''))
+    }
+  }
+}
+
+interface Instance { http: string, ws: string, redis: Redis }
+
+/** One server process: its own Redis connection, its own backend, the same Redis. */
+async function instance (t: Test, port: number, options: WebSocketTicketsOptions = {}): Promise<Instance> {
+  const redis = new Redis({ host: '127.0.0.1', port, lazyConnect: true })
+  await redis.connect()
+  const tickets = webSocketTickets({ ...options, store: redisStore(redis) })
+  const app = Fastify()
+  await app.register(websocket, { options: { handleProtocols: tickets.handleProtocols } })
+  await app.register(authentication, { backend: [tickets, tokens], origins: [SITE, EVIL] })
+  app.post('/ws-ticket', { config: { requires: 'authenticated' } }, async (request) => ({ ticket: await tickets.issue(request) }))
+  app.get('/ws', { websocket: true, config: { requires: 'authenticated' } }, (socket, request: FastifyRequest) => {
+    socket.send(JSON.stringify({
+      user: request.user.displayName,
+      ticketUser: request.user instanceof TicketUser,
+      scopes: request.auth.scopes,
+      expiresAt: request.auth.expiresAt ?? null
+    }))
+  })
+  const urls = await listen(app, t)
+  // Registered after listen's: runs first, so the connection closes after the app.
+  t.teardown(async () => { await redis.quit() })
+  return { ...urls, redis }
+}
+
+async function issue (http: string, { origin, expiresAt }: { origin?: string, expiresAt?: number } = {}): Promise<string> {
+  const headers: Record<string, string> = { authorization: 'Token alice' }
+  if (origin !== undefined) headers.origin = origin
+  if (expiresAt !== undefined) headers['x-expires-at'] = String(expiresAt)
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(http)
+    const req = httpRequest({ host: hostname, port, path: '/ws-ticket', method: 'POST', headers, agent: false })
+    req.on('response', (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { body += chunk })
+      res.on('end', () => res.statusCode === 200 ? resolve(JSON.parse(body).ticket) : reject(new Error(`POST /ws-ticket answered ${res.statusCode}: ${body}`)))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+/** A real handshake offering `chat` and the ticket: 101 with the first message, or the refusal's status. */
+function open (ws: string, ticket: string, origin?: string): Promise<{ status: number, protocol?: string, message?: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(`${ws}/ws`, ['chat', `ticket.${ticket}`], { origin })
+    socket.on('message', (data) => {
+      resolve({ status: 101, protocol: socket.protocol, message: JSON.parse(String(data)) })
+      socket.terminate()
+    })
+    socket.on('unexpected-response', (request, response) => {
+      response.resume()
+      response.on('end', () => {
+        request.destroy()
+        resolve({ status: response.statusCode ?? 0 })
+      })
+    })
+    socket.on('error', reject)
+  })
+}
+
+t.test('the Redis store, against a real redis-server', async (t) => {
+  const port = await startRedis(t)
+
+  t.test('several server processes: a ticket issued by one is redeemed by another, once', async (t) => {
+    const a = await instance(t, port)
+    const b = await instance(t, port)
+    const ticket = await issue(a.http, { origin: SITE })
+    const keys = await a.redis.keys('ws-ticket:*')
+    t.equal(keys.length, 1, 'one entry in Redis')
+    t.notOk(keys[0].includes(ticket), 'keyed by the digest, not the ticket')
+    t.notOk((await a.redis.get(keys[0]))?.includes(ticket), 'the value does not hold the ticket')
+    const ttl = await a.redis.pttl(keys[0])
+    t.ok(ttl > 29_000 && ttl <= 30_000, 'Redis expires it after the default ttl, 30 s')
+
+    t.same(await open(b.ws, ticket, SITE), {
+      status: 101, protocol: 'chat', message: { user: 'alice', ticketUser: true, scopes: ['authenticated', 'chat'], expiresAt: null }
+    }, 'issued on A, redeemed on B')
+    t.equal(await a.redis.exists(keys[0]), 0, 'GETDEL removed it')
+    t.same(await open(b.ws, ticket, SITE), { status: 403 }, 'replayed on B: 403')
+    t.same(await open(a.ws, ticket, SITE), { status: 403 }, 'replayed on A: 403')
+  })
+
+  t.test('of handshakes racing on two servers with one ticket, exactly one is upgraded', async (t) => {
+    const a = await instance(t, port)
+    const b = await instance(t, port)
+    for (let round = 0; round < 5; round++) {
+      const ticket = await issue(round % 2 === 0 ? a.http : b.http)
+      const statuses = await Promise.all([a, b, a, b].map(({ ws }) => open(ws, ticket).then(({ status }) => status)))
+      t.same(statuses.sort(), [101, 403, 403, 403], `round ${round}`)
+    }
+  })
+
+  t.test('expiry: Redis drops the ticket after ttl, or when the credentials expire first', async (t) => {
+    const a = await instance(t, port, { ttl: 200 })
+    const b = await instance(t, port, { ttl: 200 })
+    const ticket = await issue(a.http)
+    await sleep(300)
+    t.same(await a.redis.keys('ws-ticket:*'), [], 'gone from Redis')
+    t.same(await open(b.ws, ticket), { status: 403 }, 'expired: 403')
+
+    const long = await instance(t, port)
+    const expiresAt = Date.now() + 1000
+    const early = await issue(long.http, { expiresAt })
+    const [key] = await long.redis.keys('ws-ticket:*')
+    t.ok(await long.redis.pttl(key) <= 1000, 'PX is cut to the credentials\' expiry')
+    t.match(await open(b.ws, early), { status: 101, message: { expiresAt } }, 'and the redeemed credentials carry it')
+  })
+
+  t.test('the Origin binding holds across servers', async (t) => {
+    const a = await instance(t, port)
+    const b = await instance(t, port)
+    const ticket = await issue(a.http, { origin: SITE })
+    t.same(await open(b.ws, ticket, EVIL), { status: 403 }, 'another Origin on another server: 403')
+    t.same(await open(a.ws, ticket, SITE), { status: 403 }, 'and the refusal used the ticket up')
+    const bare = await issue(b.http)
+    t.same(await open(a.ws, bare, SITE), { status: 403 }, 'issued without an Origin, used with one: 403')
+  })
+})
