@@ -4,7 +4,7 @@ import type { SwaggerTransform } from '@fastify/swagger'
 import type { AuthenticationBackend } from './backend'
 import type { Registration } from './registration'
 import { guardOf, type Guard } from './requires'
-import { preparedRoute } from './routes'
+import { preparedRoute } from './route-plan'
 import type { Scope } from './types'
 
 export interface OpenapiOptions {
@@ -20,7 +20,6 @@ export interface OpenapiSwaggerOptions {
   transform: SwaggerTransform
 }
 
-type TransformArgs = Parameters<SwaggerTransform>[0]
 /** The part of the document under construction that the transform reads and fills. */
 interface Document { openapi: string, components: { securitySchemes?: Record<string, unknown> } }
 type SecurityRequirement = Record<string, readonly string[]>
@@ -56,8 +55,9 @@ export function openapi (options: OpenapiOptions = {}): OpenapiSwaggerOptions {
         throw new Error('fastify-authentication/openapi documents OpenAPI 3 only: give @fastify/swagger the openapi option, like { openapi: { openapi: \'3.1.0\' } }')
       }
       const result = own?.(args) ?? { schema: args.schema, url: args.url }
-      const schema = documented(result.schema ?? args.schema, args.route, args.openapiObject as Document)
-      return { url: args.url, ...result, schema }
+      // A route without a schema has none here either, whatever the types say.
+      const schema = documented(result.schema ?? args.schema as FastifySchema | undefined, args.route, args.openapiObject as Document)
+      return { ...result, schema: schema as FastifySchema }
     }
   }
 }
@@ -81,7 +81,7 @@ function documented (schema: FastifySchema | undefined, route: RouteOptions, doc
   const registration = prepared?.declaredIn
   if (prepared === undefined || registration === undefined) {
     if (!mentionsAuthentication(route)) return schema
-    throw new Error(`fastify-authentication/openapi: ${route.method} ${route.url} uses fastify-authentication, but no registration prepared it, so its security cannot be documented: register fastify-authentication before declaring the route, in its scope or a parent scope`)
+    throw new Error(`fastify-authentication/openapi: ${route.method} ${route.url} uses fastify-authentication, but no registration prepared it, so its security cannot be documented: register fastify-authentication before declaring the route, in its scope or a parent scope (and, with exposeHeadRoutes, before @fastify/swagger)`)
   }
   const { guards, authenticate } = prepared
   // Every scheme of the registration is declared, so that the route's own schema.security may name them.
@@ -146,7 +146,7 @@ function requirements (guards: readonly Guard[], schemes: readonly Scheme[], sco
     for (const scopes of sets) {
       const listed = scopesEverywhere || SCOPED_IN_3_0.has(type as string) ? scopes : []
       const id = JSON.stringify([key, [...listed].sort()])
-      if (!unique.has(id)) unique.set(id, { [key]: listed })
+      if (!unique.has(id)) unique.set(id, { [key]: [...listed] })
     }
   }
   return [...unique.values()]
