@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
-import { asPluginError, checkResult, isThenable, runBackends, type BackendAnswer } from './backend'
+import { adoptResult, asPluginError, isThenable, runBackends, type BackendAnswer } from './backend'
 import { AuthCredentials } from './credentials'
 import { AuthenticationError, isTimeoutError, notCoveredError } from './errors'
 import { publishAuthenticated, publishRefusal } from './events'
@@ -69,21 +69,20 @@ export function routeVerdict (request: FastifyRequest, reply: FastifyReply, done
 }
 
 function admit (answer: BackendAnswer, plan: RoutePlan, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-  let result
+  let recognised
   try {
-    result = checkResult(answer)
+    recognised = adoptResult(request, answer)
   } catch (error) {
     return settle(failureOf(error), plan, request, reply, done)
   }
-  if (result === null) {
+  if (!recognised) {
     // Anonymous callers get objects of their own: no request can change what another sees.
     request.auth = new AuthCredentials()
     request.user = new UnauthenticatedUser()
   } else {
-    request.auth = result.auth
-    request.user = result.user
     publishAuthenticated(request)
-    if (result.auth.expiresAt !== undefined && isWebSocketRequest(request)) closeWhenExpired(request, result.auth.expiresAt)
+    const { expiresAt } = request.auth
+    if (expiresAt !== undefined && isWebSocketRequest(request)) closeWhenExpired(request, expiresAt)
   }
   settle(null, plan, request, reply, done)
 }

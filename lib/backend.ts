@@ -147,15 +147,35 @@ export function isThenable<T> (value: T | PromiseLike<T>): value is PromiseLike<
  */
 export function checkResult (answer: unknown): AuthenticationResult | null {
   if (answer == null) return null
+  const { auth, user } = fieldsOf(answer)
+  return { auth: checkedAuth(auth), user: checkedUser(user) }
+}
+
+/**
+ * Sets `request.auth` and `request.user` from a backend's answer, checked as `checkResult` does
+ * but without a copy of the result: the per-request path. Returns whether a caller was recognised.
+ */
+export function adoptResult (request: FastifyRequest, answer: BackendAnswer): boolean {
+  if (answer == null) return false
+  const { auth, user } = fieldsOf(answer)
+  request.auth = checkedAuth(auth)
+  request.user = checkedUser(user)
+  return true
+}
+
+function fieldsOf (answer: unknown): Partial<AuthenticationResult> {
   if (typeof answer !== 'object' || Array.isArray(answer)) throw backendContractError(`returned ${describe(answer)}`)
-  const { auth, user } = answer as Partial<AuthenticationResult>
-  if (!areCredentials(auth)) {
-    throw backendContractError(`its auth is ${describe(auth)}, not an AuthCredentials (build it with new AuthCredentials([...scopes]))`)
-  }
-  if (!isUser(user)) {
-    throw backendContractError(`its user is ${describe(user)}, not a BaseUser (isAuthenticated: boolean, displayName: string, identity: string)`)
-  }
-  return { auth, user }
+  return answer as Partial<AuthenticationResult>
+}
+
+function checkedAuth (auth: unknown): AuthCredentials {
+  if (areCredentials(auth)) return auth
+  throw backendContractError(`its auth is ${describe(auth)}, not an AuthCredentials (build it with new AuthCredentials([...scopes]))`)
+}
+
+function checkedUser (user: unknown): AuthenticatedUser {
+  if (isUser(user)) return user
+  throw backendContractError(`its user is ${describe(user)}, not a BaseUser (isAuthenticated: boolean, displayName: string, identity: string)`)
 }
 
 function isUser (user: unknown): user is AuthenticatedUser {
