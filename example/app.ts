@@ -1,6 +1,7 @@
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
 import websocket from '@fastify/websocket'
-import authentication, { AuthCredentials, AuthenticationError, BaseUser, requires, type AuthenticationBackend } from 'fastify-authentication'
+import authentication, { AuthCredentials, BaseUser, requires } from 'fastify-authentication'
+import { bearer } from 'fastify-authentication/bearer'
 
 /** The app's own user: what the backend hands to every handler as request.user. */
 export class ApiUser extends BaseUser {
@@ -18,27 +19,20 @@ declare module 'fastify-authentication' {
   }
 }
 
-// A real app would look tokens up in a database or verify a JWT here.
-const tokens = new Map<string, { name: string, scopes: Array<'authenticated' | 'admin'> }>([
-  ['alice-token', { name: 'alice', scopes: ['authenticated'] }],
-  ['admin-token', { name: 'root', scopes: ['authenticated', 'admin'] }]
-])
-
-export const bearerTokens: AuthenticationBackend = {
-  authenticate (request: FastifyRequest) {
-    const header = request.headers.authorization
-    if (header === undefined) return null
-    const [scheme, token] = header.split(' ')
-    const known = scheme === 'Bearer' ? tokens.get(token) : undefined
-    if (known === undefined) throw new AuthenticationError('Invalid bearer token')
-    return { auth: new AuthCredentials(known.scopes), user: new ApiUser(known.name) }
+// A real app would look tokens up in a database (bearer({ verify (token) { … } })) or verify a JWT.
+// The bearer backend grants 'authenticated' to every caller it knows, on top of these scopes.
+export const backend = bearer({
+  realm: 'example',
+  tokens: {
+    'alice-token': { auth: new AuthCredentials([]), user: new ApiUser('alice') },
+    'admin-token': { auth: new AuthCredentials(['admin']), user: new ApiUser('root') }
   }
-}
+})
 
 export async function buildApp (logger: boolean): Promise<FastifyInstance> {
   const app = Fastify({ logger })
   await app.register(websocket)
-  await app.register(authentication, { backend: bearerTokens, challenge: 'Bearer realm="example"' })
+  await app.register(authentication, { backend })
 
   app.get('/', async (request) => ({
     authenticated: request.user.isAuthenticated,
@@ -46,9 +40,13 @@ export async function buildApp (logger: boolean): Promise<FastifyInstance> {
     scopes: request.auth.scopes
   }))
 
-  // An API route: 401 with a challenge, so that clients know how to authenticate.
-  app.get('/api/me', { preHandler: requires('authenticated', { statusCode: 401 }) }, async (request) => ({
+  // API routes: an anonymous caller gets 401 and the challenge, so that clients know how to
+  // authenticate; a known caller without the scope gets 403 and an insufficient_scope challenge.
+  app.get('/api/me', { preHandler: requires('authenticated') }, async (request) => ({
     user: request.user.displayName
+  }))
+  app.get('/api/admin', { preHandler: requires('admin') }, async (request) => ({
+    admin: request.user.displayName
   }))
 
   // A page for browsers: send them to the login page, and back here afterwards.
@@ -62,7 +60,7 @@ export async function buildApp (logger: boolean): Promise<FastifyInstance> {
   })
 
   // The same guard as /api/me, yet a WebSocket handshake is refused with 403: Starlette's rule.
-  app.get('/ws', { websocket: true, preHandler: requires('authenticated', { statusCode: 403 }) }, (socket, request) => {
+  app.get('/ws', { websocket: true, preHandler: requires('authenticated') }, (socket, request) => {
     socket.send(`hello ${request.user.displayName}`)
     socket.on('message', (message) => socket.send(`echo: ${String(message)}`))
   })

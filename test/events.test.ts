@@ -1,5 +1,5 @@
 // Audit events on node:diagnostics_channel: every refusal, and every authenticated caller.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import Fastify, { type FastifyInstance } from 'fastify'
 import websocket from '@fastify/websocket'
@@ -9,7 +9,7 @@ import { get, handshake, listen } from './helpers'
 
 const TOKEN = 'secret-token-d41d8cd98f00b204'
 
-function record (t: Parameters<Parameters<typeof t.test>[1]>[0]): { refused: RefusedMessage[], authenticated: AuthenticatedMessage[] } {
+function record (t: Test): { refused: RefusedMessage[], authenticated: AuthenticatedMessage[] } {
   const refused: RefusedMessage[] = []
   const authenticated: AuthenticatedMessage[] = []
   const onRefused = (message: unknown): void => { refused.push(message as RefusedMessage) }
@@ -23,7 +23,7 @@ function record (t: Parameters<Parameters<typeof t.test>[1]>[0]): { refused: Ref
   return { refused, authenticated }
 }
 
-async function app (t: Parameters<Parameters<typeof t.test>[1]>[0]): Promise<{ http: string, ws: string, server: FastifyInstance }> {
+async function app (t: Test): Promise<{ http: string, ws: string, server: FastifyInstance }> {
   const server = Fastify()
   await server.register(websocket)
   await server.register(async (covered) => {

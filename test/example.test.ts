@@ -1,54 +1,202 @@
-// `npm start`: the built example app, run as a user runs it, answered over real sockets.
+// `npm start` and `npm run client`: the built example app and the WebSocket client, run as a user
+// runs them, answered over real sockets. Every command the app prints is run, and must get the
+// status its comment announces.
 import t from 'tap'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { built, node, output } from './spawn'
+import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, relative, sep } from 'node:path'
+import { built, node, output, root } from './spawn'
 import { handshake } from './helpers'
 
-t.test('the example app serves every scenario of the README', async (t) => {
+// The last test compiles lib/ and example/ with `npm start`.
+t.setTimeout(180_000)
+
+/** `npm <args>` from `cwd`, as a user runs it: without tap's coverage and loader settings. */
+function npm (args: string[], { cwd = root, env = {}, detached = false }: { cwd?: string, env?: Record<string, string>, detached?: boolean } = {}): ChildProcess {
+  const { NODE_V8_COVERAGE: _, NODE_OPTIONS: __, ...inherited } = process.env
+  return spawn('npm', args, { cwd, env: { ...inherited, ...env }, stdio: ['pipe', 'pipe', 'pipe'], detached })
+}
+
+/**
+ * Everything a child prints on stdout, kept as it comes, and `until(pattern)`: a promise of the
+ * text so far once it matches, rejected if the child exits first.
+ */
+function watch (child: ChildProcess): { text: () => string, until: (pattern: RegExp) => Promise<string> } {
+  let text = ''
+  let exited: number | null | undefined
+  const waiters = new Set<() => void>()
+  child.stdout!.setEncoding('utf8')
+  child.stdout!.on('data', (chunk: string) => { text += chunk; for (const waiter of waiters) waiter() })
+  child.on('exit', (code) => { exited = code; for (const waiter of waiters) waiter() })
+  return {
+    text: () => text,
+    until: (pattern) => new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (pattern.test(text)) resolve(text)
+        else if (exited !== undefined) reject(new Error(`exited with ${String(exited)} before printing ${String(pattern)}:\n${text}`))
+        else return
+        waiters.delete(check)
+      }
+      waiters.add(check)
+      check()
+    })
+  }
+}
+
+/** The shell words of a printed command line: the quotes the README uses are single quotes. */
+function words (line: string): string[] {
+  return [...line.matchAll(/'([^']*)'|(\S+)/g)].map(([, quoted, bare]) => quoted ?? bare)
+}
+
+t.test('every command the example app prints gets the answer its comment says', async (t) => {
   if (!built()) throw new Error('run `npm run build` first (npm test does)')
   const server = node(['dist/example/server.js'], { PORT: '0' })
   t.teardown(() => { server.kill() })
-  let printed = ''
-  server.stdout?.setEncoding('utf8')
-  while (!/listening at (\S+)/.test(printed)) {
-    const [chunk] = await once(server.stdout!, 'data') as [string]
-    printed += chunk
-  }
+  const printed = await watch(server).until(/Try it:\n(?: {2}.*\n)+\n/)
   const http = (/listening at (\S+)/.exec(printed) as RegExpExecArray)[1]
   const ws = http.replace(/^http/, 'ws')
-  t.match(printed, /curl -i -H 'Authorization: Bearer alice-token'/, 'it prints how to try it')
+  t.notMatch(printed, /npx|wscat/, 'nothing to download')
 
-  const alice = { authorization: 'Bearer alice-token' }
-  t.same(await (await fetch(http + '/')).json(), { authenticated: false, user: '', scopes: [] })
-  const challenged = await fetch(http + '/api/me')
-  t.equal(challenged.status, 401)
-  t.equal(challenged.headers.get('www-authenticate'), 'Bearer realm="example"')
-  t.same(await (await fetch(http + '/api/me', { headers: alice })).json(), { user: 'alice' })
-  for (const authorization of ['Bearer nope', 'Basic alice-token']) {
-    const invalid = await fetch(http + '/api/me', { headers: { authorization } })
-    t.equal(invalid.status, 400, authorization)
-    t.equal(await invalid.text(), 'Invalid bearer token')
+  const curls = [...printed.matchAll(/^ {2}(curl .+?) +# (\d{3}) (.*)$/gm)]
+  t.equal(curls.length, 8, 'eight curl commands')
+  for (const [, command, status, comment] of curls) {
+    const args = words(command)
+    const headers: Record<string, string> = {}
+    for (let i = args.indexOf('-H'); i !== -1; i = args.indexOf('-H', i + 1)) {
+      const [name, value] = args[i + 1].split(': ')
+      headers[name] = value
+    }
+    const url = args.at(-1) as string
+    t.match(url, /^http:\/\//, command)
+    const answer = await fetch(url, { headers, redirect: 'manual' })
+    const body = await answer.text()
+    t.equal(answer.status, Number(status), command)
+    // What the comment quotes is what the server sent: a challenge, a location or the body.
+    if (/^WWW-Authenticate: /.test(comment)) t.equal(answer.headers.get('www-authenticate'), comment.replace(/^WWW-Authenticate: /, ''), `${command}: the challenge`)
+    else if (/^Bearer /.test(comment)) t.equal(answer.headers.get('www-authenticate'), comment, `${command}: the challenge`)
+    else if (/^to /.test(comment)) t.equal(answer.headers.get('location'), comment.slice(3), `${command}: the location`)
+    else if (/^[{]/.test(comment)) t.same(JSON.parse(body), JSON.parse(comment), `${command}: the body`)
+    else if (/^Welcome/.test(comment)) t.match(body, comment, `${command}: the page`)
+    else t.same(JSON.parse(body), { authenticated: false, user: '', scopes: [] }, `${command}: anonymous`)
   }
 
-  const redirected = await fetch(http + '/admin', { redirect: 'manual', headers: alice })
-  t.equal(redirected.status, 303)
-  t.equal(redirected.headers.get('location'), '/login?next=%2Fadmin')
-  const followed = await fetch(http + '/admin')
-  t.match(await followed.text(), /Then go back to \/admin/)
-  t.match(await (await fetch(http + '/login')).text(), /Then go back to \/\.</)
-  t.match(await (await fetch(http + '/admin', { headers: { authorization: 'Bearer admin-token' } })).text(), /Welcome, root/)
+  const clients = [...printed.matchAll(/^ {2}npm (run client -- .+?) +# (\d{3}) /gm)]
+  t.equal(clients.length, 2, 'two WebSocket commands')
+  for (const [, command, status] of clients) {
+    const client = npm(words(command))
+    if (status === '403') {
+      const { code, stdout } = await output(client)
+      t.equal(code, 1, `npm ${command} fails`)
+      t.match(stdout, /^refused: 403 Forbidden /m, `npm ${command} says why`)
+    } else {
+      t.equal(status, '101', command)
+      const printed = watch(client)
+      t.match(await printed.until(/^< hello alice$/m), /^connected to ws:\/\/\S+\/ws /m, `npm ${command} connects`)
+      client.stdin!.write('hi there\n')
+      await printed.until(/^< echo: hi there$/m)
+      const exited = once(client, 'exit')
+      client.stdin!.end()
+      t.equal((await exited)[0], 0, `npm ${command} closes when its input ends`)
+      t.match(printed.text(), /^closed \(1000\)$/m)
+    }
+  }
 
-  t.match(await handshake(ws + '/ws'), { opened: false, status: 403 })
-  t.same(await handshake(ws + '/ws', alice), { opened: true, message: 'hello alice' })
+  // The rest of what the README says of the example.
+  const alice = { authorization: 'Bearer alice-token' }
+  t.equal((await fetch(http + '/api/me', { headers: { authorization: 'Basic alice-token' } })).status, 401, 'another scheme is anonymous')
+  const malformed = await fetch(http + '/api/me', { headers: { authorization: 'Bearer not a token' } })
+  t.equal(malformed.status, 400)
+  t.equal(malformed.headers.get('www-authenticate'), 'Bearer realm="example", error="invalid_request"')
+  t.same(await (await fetch(http + '/', { headers: alice })).json(), { authenticated: true, user: 'alice', scopes: ['authenticated'] })
+  const redirected = await fetch(http + '/admin', { redirect: 'manual', headers: alice })
+  t.equal(redirected.status, 303, 'a known caller without the scope is redirected too')
+  t.match(await (await fetch(http + '/admin')).text(), /Then go back to \/admin/)
+  t.match(await (await fetch(http + '/login')).text(), /Then go back to \/\.</)
+  t.match(await handshake(ws + '/ws', { authorization: 'Bearer nope' }), { opened: false, status: 403 }, 'an unknown token: 403 too')
   t.same(await (await fetch(http + '/health', { headers: { authorization: 'Bearer nope' } })).json(), { ok: true })
 })
 
-t.test('the example app says why it could not start', async (t) => {
+t.test('the WebSocket client says what is wrong', async (t) => {
+  const client = async (...args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> => output(node(['scripts/client.mjs', ...args]))
+  const usage = await client()
+  t.equal(usage.code, 2)
+  t.match(usage.stderr, /^give the ws:\/\/ URL to connect to\nusage: npm run client -- ws:\/\//)
+  for (const [args, error] of [
+    [['ws://127.0.0.1:1/ws', '-H', 'Bearer x'], "-H needs a header like 'Authorization: Bearer alice-token', not Bearer x"],
+    [['ws://127.0.0.1:1/ws', '--header'], "--header needs a header like 'Authorization: Bearer alice-token'"],
+    [['ws://127.0.0.1:1/ws', 'extra'], 'unexpected argument "extra"'],
+    [['http://127.0.0.1:1/ws'], 'unexpected argument "http://127.0.0.1:1/ws"']
+  ] as const) {
+    const wrong = await client(...args)
+    t.equal(wrong.code, 2, args.join(' '))
+    t.equal(wrong.stderr.split('\n')[0], error, args.join(' '))
+  }
+
+  // A server that refuses the handshake without a body, then one that closes the connection.
+  const refusing = createServer((socket) => {
+    socket.end('HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n')
+  }).listen(0, '127.0.0.1')
+  await once(refusing, 'listening')
+  const refused = await client(`ws://127.0.0.1:${(refusing.address() as { port: number }).port}/ws`)
+  refusing.close()
+  t.equal(refused.code, 1)
+  t.equal(refused.stdout, 'refused: 401 Unauthorized\n')
+
+  // A port nothing listens on: the one a closed server had.
+  const closed = createServer().listen(0, '127.0.0.1')
+  await once(closed, 'listening')
+  const { port } = closed.address() as { port: number }
+  closed.close()
+  await once(closed, 'close')
+  const unreachable = await client(`ws://127.0.0.1:${port}/ws`)
+  t.equal(unreachable.code, 1)
+  t.match(unreachable.stderr, new RegExp(`^could not connect to ws://127.0.0.1:${port}/ws: connect ECONNREFUSED`))
+})
+
+t.test('the example app says why it could not start, in one line', async (t) => {
+  const busy = createServer().listen(0, '127.0.0.1')
+  t.teardown(() => { busy.close() })
+  await once(busy, 'listening')
+  const { port } = busy.address() as { port: number }
+  const inUse = await output(node(['dist/example/server.js'], { PORT: String(port) }))
+  t.equal(inUse.code, 1)
+  t.equal(inUse.stderr, `port ${port} is in use: set PORT to another port, like PORT=${port + 1} npm start\n`, 'a busy port names PORT')
+  // The last port: the suggestion stays in range. (If something else holds it, it is busy all the same.)
+  const last = createServer()
+  t.teardown(() => { last.close() })
+  await new Promise((resolve) => { last.once('listening', resolve).once('error', resolve).listen(65535, '127.0.0.1') })
+  t.equal((await output(node(['dist/example/server.js'], { PORT: '65535' }))).stderr, 'port 65535 is in use: set PORT to another port, like PORT=65534 npm start\n')
+
   const badPort = await output(node(['dist/example/server.js'], { PORT: 'not-a-port' }))
   t.equal(badPort.code, 1)
-  t.match(badPort.stderr, /port/i)
+  t.equal(badPort.stderr, 'PORT must be a port number from 0 to 65535, like PORT=3001 npm start, not "not-a-port"\n')
+  t.equal((await output(node(['dist/example/server.js'], { PORT: '65536' }))).code, 1, 'PORT above 65535')
   // The default port, 3000, is never reached: the host name does not resolve.
   const badHost = await output(node(['dist/example/server.js'], { HOST: 'not a host' }))
   t.equal(badHost.code, 1)
   t.match(badHost.stderr, /ENOTFOUND/)
+})
+
+t.test('npm start says what it does, compiles lib and example only, and serves', async (t) => {
+  // A fresh clone of the project: `npm start` must not touch the dist the other tests run.
+  const clone = mkdtempSync(join(tmpdir(), 'fastify-authentication-start-'))
+  t.teardown(() => rmSync(clone, { recursive: true, force: true }))
+  const skipped = new Set(['node_modules', 'dist', '.git', '.tap', 'coverage'])
+  cpSync(root, clone, { recursive: true, filter: (path) => !skipped.has(relative(root, path).split(sep)[0]) })
+  symlinkSync(join(root, 'node_modules'), join(clone, 'node_modules'), 'dir')
+
+  // Detached, to stop npm, its shell and the server together.
+  const start = npm(['start'], { cwd: clone, env: { PORT: '0' }, detached: true })
+  t.teardown(() => { if (start.exitCode === null) process.kill(-start.pid!, 'SIGTERM') })
+  const printed = await watch(start).until(/listening at (\S+)/)
+  const lines = printed.split('\n').filter((line) => line !== '' && !line.startsWith('>'))
+  t.equal(lines[0], 'Compiling lib/ and example/ with tsc, then starting the example app...', 'one line before building')
+  t.match(lines[1], /^fastify-authentication example listening at http:\/\/127\.0\.0\.1:\d+$/, 'then the server, with nothing between')
+  t.ok(existsSync(join(clone, 'dist', 'lib', 'index.js')) && existsSync(join(clone, 'dist', 'example', 'server.js')), 'lib and example are built')
+  t.notOk(existsSync(join(clone, 'dist', 'bench')), 'the benchmarks are not')
+  const http = (/listening at (\S+)/.exec(printed) as RegExpExecArray)[1]
+  t.same(await (await fetch(http + '/health')).json(), { ok: true })
 })

@@ -34,6 +34,8 @@ t.test('rule 1: nothing a request does crashes the process', async (t) => {
     t.teardown(() => { process.off('unhandledRejection', onRejection) })
     let reads = 0
     const app = Fastify()
+    // Declared before the plugin: judged in the root hook, right after the backend's await.
+    app.get('/early', { config: { requires: 'authenticated' } }, async (request) => request.user.displayName)
     await app.register(authentication, {
       backend: {
         insufficientScope () { throw new Error('a broken challenge') },
@@ -61,6 +63,7 @@ t.test('rule 1: nothing a request does crashes the process', async (t) => {
     t.same([once.status, once.body], [200, 'once'], 'the result\'s auth is read once')
     t.equal((await get(http, '/', { 'x-mode': 'throwing-getter' })).status, 500, 'a throwing getter')
     t.equal((await get(http, '/', { 'x-mode': 'no-scopes' })).status, 500, 'a backend whose insufficientScope throws')
+    t.equal((await get(http, '/early', { 'x-mode': 'no-scopes' })).status, 500, 'the same, judged after the await')
     await sleep(10)
     t.same(rejections, [], 'no unhandled rejection')
   })
@@ -365,11 +368,12 @@ t.test('rule 10: a requires() where it cannot guard is refused at startup, sayin
       child.addHook(position as 'onSend', requires('admin') as never)
       child.get('/', async () => 'handler')
     })
-    await t.rejects(app.ready(), new RegExp(`requires\\(\\) was added with addHook\\('${position}'\\), where it cannot guard; add it with addHook\\('onRequest'\\)`), `scope-level ${position}`)
+    await t.rejects(async () => { await app.ready() }, new RegExp(`requires\\(\\) was added with addHook\\('${position}'\\), where it cannot guard; add it with addHook\\('onRequest'\\)`), `scope-level ${position}`)
   }
   const app = Fastify()
   await app.register(authentication, { backend: headerBackend })
-  app.post('/', { preParsing: requires('admin') }, async () => 'handler')
+  // A requires() is typed as a preHandler; in preParsing it still guards (cast for the compiler).
+  app.post('/', { preParsing: requires('admin') as never }, async () => 'handler')
   app.addHook('preHandler', requires('authenticated'))
   const { http } = await listen(app, t)
   t.equal((await fetch(http + '/', { method: 'POST', headers: { 'x-user': 'alice' } })).status, 403, 'a route-level preParsing guard works')

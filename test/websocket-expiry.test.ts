@@ -1,11 +1,11 @@
 // Open sockets close with 1008 when the credentials they were opened with expire.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { once } from 'node:events'
 import Fastify from 'fastify'
 import websocket from '@fastify/websocket'
 import WebSocket from 'ws'
 import authentication, { AuthCredentials, SimpleUser } from '../lib/index'
-import { listen } from './helpers'
+import { get, listen } from './helpers'
 
 const LONGEST_TIMER = 2 ** 31 - 1
 
@@ -13,7 +13,7 @@ function timers (): number {
   return process.getActiveResourcesInfo().filter((type) => type === 'Timeout').length
 }
 
-async function server (t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+async function server (t: Test) {
   const app = Fastify()
   await app.register(websocket)
   await app.register(authentication, {
@@ -65,7 +65,7 @@ t.test('expiries beyond Node\'s 24.8-day timer limit are waited for in steps, an
   t.teardown(() => { globalThis.setTimeout = setTimer })
   globalThis.setTimeout = ((callback: () => void, delay: number, ...rest: unknown[]) => {
     delays.push(delay)
-    return setTimer(callback, delay, ...rest)
+    return (setTimer as (...args: unknown[]) => NodeJS.Timeout)(callback, delay, ...rest)
   }) as typeof setTimeout
   const thirtyDays = 30 * 24 * 3600 * 1000
   const socket = await open(ws + '/ws', thirtyDays)
@@ -91,7 +91,7 @@ t.test('the next step waits what is left', async (t) => {
       steps.push([callback, delay])
       return setTimer(() => {}, 0).unref()
     }
-    return setTimer(callback, delay, ...rest)
+    return (setTimer as (...args: unknown[]) => NodeJS.Timeout)(callback, delay, ...rest)
   }) as typeof setTimeout
   const socket = await open(ws + '/ws', LONGEST_TIMER + 5000)
   t.equal(steps[0][1], LONGEST_TIMER)
@@ -104,4 +104,17 @@ t.test('the next step waits what is left', async (t) => {
   steps[1][0]()
   const [code] = await closed as [number]
   t.equal(code, 1008)
+})
+
+t.test('without @fastify/websocket nothing is upgraded, so nothing waits for the expiry', async (t) => {
+  const app = Fastify()
+  await app.register(authentication, {
+    backend: { authenticate: () => ({ auth: new AuthCredentials(['authenticated'], { expiresAt: Date.now() + 60_000 }), user: new SimpleUser('alice') }) }
+  })
+  app.get('/plain', async (request) => request.user.displayName)
+  const { http } = await listen(app, t)
+  const baseline = timers()
+  const answer = await get(http, '/plain', { connection: 'upgrade', upgrade: 'websocket' })
+  t.same([answer.status, answer.body], [200, 'alice'], 'answered over HTTP')
+  t.equal(timers(), baseline, 'no timer was set')
 })

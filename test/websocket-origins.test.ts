@@ -1,11 +1,11 @@
 // The origins option: a browser's handshake from another origin is refused before any backend runs.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import websocket from '@fastify/websocket'
 import authentication, { AuthCredentials, SimpleUser, type AuthenticationOptions } from '../lib/index'
 import { get, handshake, listen } from './helpers'
 
-async function server (t: Parameters<Parameters<typeof t.test>[1]>[0], origins?: AuthenticationOptions['origins']) {
+async function server (t: Test, origins?: AuthenticationOptions['origins']) {
   let calls = 0
   const app = Fastify()
   await app.register(websocket)
