@@ -102,7 +102,8 @@ t.test('the test summary: counts, coverage and type tests in three lines; a fail
   const passed = await summary({ 'a.test.ts.tap': nested, sub: { 'b.test.ts.tap': 'ok 1 - fine\n1..1\n' } }, coverage(100))
   t.equal(passed.code, 0, passed.stderr)
   t.equal(passed.stdout, `
-tests     4 of 6 assertions passed, 0 failed, 1 skipped, 1 todo, in 2 test files
+tests: 4 passed, 0 failed, 1 skipped
+files     6 assertions, 1 todo in 2 test files
 coverage  100% statements (40/40), 100% branches (40/40), 100% functions (40/40), 100% lines (40/40)
 types     3 tsd test files passed; attw checks the packed tarball in test/pack.test.ts
 `)
@@ -111,7 +112,7 @@ types     3 tsd test files passed; attw checks the packed tarball in test/pack.t
   const failing = 'not ok 1 - broken\n  ---\n  found: 1\n  wanted: 2\n  ...\nok 2 - after\n1..2\n'
   const failed = await summary({ 'c.test.ts.tap': failing }, coverage(50))
   t.equal(failed.code, 1, 'a failed assertion')
-  t.match(failed.stdout, /^tests {5}1 of 2 assertions passed, 1 failed, in 1 test file\ncoverage {2}50% statements \(20\/40\)/m)
+  t.match(failed.stdout, /^tests: 1 passed, 1 failed\nfiles {5}2 assertions in 1 test file\ncoverage {2}50% statements \(20\/40\)/m)
 
   const none = await summary({}, coverage(100))
   t.equal(none.code, 1, 'no results')
