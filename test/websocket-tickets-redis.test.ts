@@ -11,9 +11,10 @@ import Fastify, { type FastifyRequest } from 'fastify'
 import websocket from '@fastify/websocket'
 import Redis from 'ioredis'
 import WebSocket from 'ws'
-import authentication, { AuthCredentials, SimpleUser, type AuthenticationBackend } from '../lib/index'
+import authentication from '../lib/index'
 import { TicketUser, webSocketTickets, type TicketStore, type WebSocketTicketsOptions } from '../lib/websocket/index'
 import { listen } from './helpers'
+import { tokens } from './ticket-caller'
 
 const SITE = 'https://app.example'
 const EVIL = 'https://evil.example'
@@ -62,19 +63,6 @@ async function startRedis (t: Test): Promise<number> {
     server.once('exit', (code) => { reject(new Error(`redis-server exited (${code}) before it was ready:\n${output}`)) })
   })
   return port
-}
-
-/** `Authorization: Token <name>`: the user `<name>` with `authenticated` and `chat`; `x-expires-at` the expiry. */
-const tokens: AuthenticationBackend = {
-  authenticate (request) {
-    const header = request.headers.authorization
-    if (header === undefined) return null
-    const expiresAt = request.headers['x-expires-at']
-    return {
-      auth: new AuthCredentials(['authenticated', 'chat'], expiresAt === undefined ? {} : { expiresAt: Number(expiresAt) }),
-      user: new SimpleUser(header.replace(/^Token /, ''))
-    }
-  }
 }
 
 interface Instance { http: string, ws: string, redis: Redis }

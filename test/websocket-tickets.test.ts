@@ -6,31 +6,16 @@ import t, { type Test } from 'tap'
 import Fastify, { type FastifyRequest } from 'fastify'
 import websocket from '@fastify/websocket'
 import WebSocket from 'ws'
-import authentication, { AuthCredentials, AuthenticationError, SimpleUser, type AuthenticationBackend } from '../lib/index'
+import authentication, { AuthCredentials, AuthenticationError, SimpleUser } from '../lib/index'
 import { MemoryTicketStore, TicketUser, webSocketTickets, type TicketStore, type WebSocketTickets, type WebSocketTicketsOptions } from '../lib/websocket/index'
 import { get, listen, logLines } from './helpers'
+import { tokens } from './ticket-caller'
 
 const TICKET = /^[A-Za-z0-9_-]{43}$/
 const SITE = 'https://app.example'
 const EVIL = 'https://evil.example'
 // The pages the app lets open a WebSocket (the plugin's origins option): a ticket from one is no good to another.
 const ORIGINS = [SITE, EVIL, 'https://app.example:8443']
-
-/**
- * The app's own backend: `Authorization: Token <name>` is the user `<name>` with scopes
- * `authenticated` and `chat`, and `x-expires-at` (epoch ms) the credentials' expiry.
- */
-const tokens: AuthenticationBackend = {
-  authenticate (request) {
-    const header = request.headers.authorization
-    if (header === undefined) return null
-    const expiresAt = request.headers['x-expires-at']
-    return {
-      auth: new AuthCredentials(['authenticated', 'chat'], expiresAt === undefined ? {} : { expiresAt: Number(expiresAt) }),
-      user: new SimpleUser(header.replace(/^Token /, ''))
-    }
-  }
-}
 
 /** What a route saw of its caller. */
 function caller (request: FastifyRequest): Record<string, unknown> {
