@@ -110,9 +110,13 @@ export function jwt (options: JwtOptions): AuthenticationBackend {
   return {
     ...bearer({ verify: (token, request) => verifyToken(token, request), realm: options.realm }),
     securityScheme: { name: 'jwt', definition: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
-    async setup () {
+    async setup (fastify) {
       const jose = await loadJose()
-      if (!(settings.key instanceof URL)) await checkKeyFits(jose, settings.key, algorithms)
+      if (!(settings.key instanceof URL)) {
+        await checkKeyFits(jose, settings.key, algorithms)
+        const short = shortSecret(settings.key, algorithms)
+        if (short !== undefined) fastify.log.warn(short)
+      }
       verifyToken = verifier(settings, jose)
     }
   }
@@ -279,7 +283,7 @@ function checkOptions (options: JwtOptions): Settings {
     if (value !== undefined && typeof value !== 'function') throw new TypeError(`fastify-authentication/jwt: the ${name} option must be a function`)
   }
   return {
-    key: jwks === undefined ? secretKey(secret, algorithms) : keySetUrl(jwks, algorithms),
+    key: jwks === undefined ? secretKey(secret) : keySetUrl(jwks, algorithms),
     verifyOptions: { algorithms: [...algorithms], issuer, audience, clockTolerance } as JWTVerifyOptions,
     scopes: (scopes ?? scopesOfClaims) as Settings['scopes'],
     user: (user ?? defaultUser) as JwtUserFactory,
@@ -299,26 +303,27 @@ function checkAlgorithms (algorithms: unknown): asserts algorithms is readonly s
 }
 
 /** A secret or a public key: a copy, so that changing the caller's buffer changes nothing. */
-function secretKey (secret: unknown, algorithms: readonly string[]): Uint8Array | KeyObject {
+function secretKey (secret: unknown): Uint8Array | KeyObject {
   // Whether a key fits each algorithm (a private key fits none) is jose's to say: see checkKeyFits.
-  if (secret instanceof KeyObject) {
-    if (secret.type === 'secret') checkSecretLength(secret.export().length, algorithms)
-    return secret
-  }
+  if (secret instanceof KeyObject) return secret
   const bytes = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret instanceof Uint8Array ? new Uint8Array(secret) : undefined
   if (bytes === undefined) throw new TypeError('fastify-authentication/jwt: the secret option must be a string, a Uint8Array or a KeyObject')
-  checkSecretLength(bytes.length, algorithms)
   return bytes
 }
 
-/** RFC 7518 §3.2: an HMAC key as long as the hash output, at least. */
-function checkSecretLength (length: number, algorithms: readonly string[]): void {
+/**
+ * RFC 7518 §3.2: an HMAC key as long as the hash output, at least. A shorter one still verifies
+ * (jose and the issuers that share it accept it), so it is a warning at startup, not a refusal.
+ */
+function shortSecret (key: Uint8Array | KeyObject, algorithms: readonly string[]): string | undefined {
+  const length = key instanceof KeyObject ? (key.type === 'secret' ? key.export().length : Infinity) : key.length
   for (const algorithm of algorithms) {
     const bits = HMAC.exec(algorithm)?.[1]
     if (bits !== undefined && length * 8 < Number(bits)) {
-      throw new TypeError(`fastify-authentication/jwt: the secret option must be at least ${Number(bits) / 8} bytes for ${algorithm} (RFC 7518 §3.2)`)
+      return `fastify-authentication/jwt: the secret is shorter than the ${Number(bits) / 8} bytes RFC 7518 §3.2 requires for ${algorithm}; use a longer random secret`
     }
   }
+  return undefined
 }
 
 function keySetUrl (jwks: unknown, algorithms: readonly string[]): URL {
