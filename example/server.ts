@@ -46,6 +46,10 @@ async function main (): Promise<void> {
 
 Try it:
 ${commands.map(([command, comment]) => `  ${command.padEnd(width)}# ${comment}`).join('\n')}
+
+In a browser: ${address}/demo
+  log in as alice (password wonderland) or root (admin), then open a WebSocket with the session
+  cookie or with a single-use ticket; tick "short session" to see the socket closed with 1008.
 `)
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => { app.close().then(() => process.exit(0), () => process.exit(1)) })

@@ -8,6 +8,8 @@ import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, relative, sep } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import WebSocket from 'ws'
 import { built, node, output, root } from './spawn'
 import { handshake } from './helpers'
 
@@ -55,10 +57,14 @@ t.test('every command the example app prints gets the answer its comment says', 
   if (!built()) throw new Error('run `npm run build` first (npm test does)')
   const server = node(['dist/example/server.js'], { PORT: '0' })
   t.teardown(() => { server.kill() })
-  const printed = await watch(server).until(/Try it:\n(?: {2}.*\n)+\n/)
+  const printed = await watch(server).until(/Try it:\n(?: {2}.*\n)+\nIn a browser: \S+\n(?: {2}.*\n)+\n/)
   const http = (/listening at (\S+)/.exec(printed) as RegExpExecArray)[1]
   const ws = http.replace(/^http/, 'ws')
   t.notMatch(printed, /npx|wscat/, 'nothing to download')
+  t.equal((/In a browser: (\S+)/.exec(printed) as RegExpExecArray)[1], http + '/demo', 'the browser demo is printed')
+  // A short session, logged in first: it has ended by the time the other checks are done.
+  const shortLogin = Date.now()
+  const short = await login(http, { user: 'alice', password: 'wonderland', short: 'on' })
 
   const curls = [...printed.matchAll(/^ {2}(curl .+?) +# (\d{3}) (.*)$/gm)]
   t.equal(curls.length, 8, 'eight curl commands')
@@ -114,10 +120,89 @@ t.test('every command the example app prints gets the answer its comment says', 
   const redirected = await fetch(http + '/admin', { redirect: 'manual', headers: alice })
   t.equal(redirected.status, 303, 'a known caller without the scope is redirected too')
   t.match(await (await fetch(http + '/admin')).text(), /Then go back to \/admin/)
-  t.match(await (await fetch(http + '/login')).text(), /Then go back to \/\.</)
+  t.match(await (await fetch(http + '/login')).text(), /Then go back to \/demo\.</)
   t.match(await handshake(ws + '/ws', { authorization: 'Bearer nope' }), { opened: false, status: 403 }, 'an unknown token: 403 too')
   t.same(await (await fetch(http + '/health', { headers: { authorization: 'Bearer nope' } })).json(), { ok: true })
+
+  // The browser demo over HTTP: the page, the login form, the session cookie, tickets, logout.
+  // (test/browser/ drives it in chromium: npm run test:browser.)
+  const page = await fetch(http + '/demo')
+  t.equal(page.status, 200)
+  t.match(page.headers.get('content-type'), /^text\/html/)
+  const html = await page.text()
+  for (const id of ['who', 'logout', 'connect-cookie', 'connect-ticket', 'reuse-ticket', 'state', 'close', 'log']) t.match(html, `id="${id}"`, `the page has #${id}`)
+  t.match(html, "fetch('/ws-ticket', { method: 'POST' })", 'the page asks for tickets')
+  t.match(html, "protocols = ['demo', 'ticket.' + ticket]", 'and offers them as a subprotocol, next to its own')
+  t.notMatch(html, /<script[^>]+src=/, 'one page, no script to build or fetch')
+
+  const form = await fetch(http + '/login?next=%2Fadmin')
+  t.match(await form.text(), /<form method="post" action="\/login">[^]*name="next" value="\/admin"/, 'the login form keeps next')
+  t.match(await (await fetch(http + '/login?next=%2F%2Fevil.example')).text(), /name="next" value="\/demo"/, 'nextPath: another site is no next')
+  const wrong = await login(http, { user: 'alice', password: 'nope', next: '/admin' })
+  t.equal(wrong.status, 401, 'a wrong password')
+  t.match(await wrong.text(), /Wrong user name or password[^]*name="next" value="\/admin"/)
+  t.equal(wrong.headers.get('set-cookie'), null, 'and no cookie')
+  t.equal((await login(http, { user: 'mallory', password: 'wonderland' })).status, 401, 'an unknown user')
+  t.equal((await fetch(http + '/login', { method: 'POST', redirect: 'manual' })).status, 401, 'no form at all')
+
+  const admin = await login(http, { user: 'root', password: 'admin', next: '/admin' })
+  t.equal(admin.status, 303)
+  t.equal(admin.headers.get('location'), '/admin', 'back to next')
+  t.match(admin.headers.get('set-cookie'), /^session=[^;]+;/)
+  t.match(admin.headers.get('set-cookie'), /; HttpOnly/)
+  t.match(admin.headers.get('set-cookie'), /; SameSite=Lax/)
+  t.notMatch(admin.headers.get('set-cookie'), /; Secure/, 'not Secure over plain HTTP (secure: auto)')
+  t.match(await (await fetch(http + '/admin', { headers: { cookie: cookieOf(admin) } })).text(), /Welcome, root/, 'the cookie opens the admin page')
+
+  const loggedIn = await login(http, { user: 'alice', password: 'wonderland' })
+  t.equal(loggedIn.headers.get('location'), '/demo', 'to the demo without next')
+  const cookie = cookieOf(loggedIn)
+  t.same(await (await fetch(http + '/', { headers: { cookie } })).json(), { authenticated: true, user: 'alice', scopes: ['authenticated'] })
+  t.same(await (await fetch(http + '/api/me', { headers: { cookie } })).json(), { user: 'alice' })
+  t.match(await handshake(ws + '/ws', { cookie }), { opened: true, message: 'hello alice' }, 'the cookie opens a socket')
+  t.match(await handshake(ws + '/ws', { cookie, origin: 'http://evil.example' }), { opened: false, status: 403 }, 'but not from another origin')
+
+  const anonymousTicket = await fetch(http + '/ws-ticket', { method: 'POST' })
+  t.equal(anonymousTicket.status, 401, 'no ticket for an anonymous caller')
+  t.equal(anonymousTicket.headers.get('www-authenticate'), 'Bearer realm="example"')
+  for (const headers of [{ cookie }, { authorization: 'Bearer alice-token' }] as Array<Record<string, string>>) {
+    const { ticket } = await (await fetch(http + '/ws-ticket', { method: 'POST', headers })).json() as { ticket: string }
+    t.match(ticket, /^[\w-]{43}$/, `a ticket for ${Object.keys(headers)[0]}`)
+    t.same(await withTicket(ws + '/ws', ticket), { protocol: 'demo', message: 'hello alice' }, 'opens a socket')
+    t.same(await withTicket(ws + '/ws', ticket), { status: 403 }, 'once')
+  }
+
+  const logout = await fetch(http + '/logout', { method: 'POST', headers: { cookie }, redirect: 'manual' })
+  t.equal(logout.status, 303)
+  t.equal(logout.headers.get('location'), '/demo')
+  t.match(logout.headers.get('set-cookie'), /^session=;/, 'logout clears the cookie')
+
+  t.equal(short.status, 303)
+  t.same(await (await fetch(http + '/', { headers: { cookie: cookieOf(short) } })).json(), { authenticated: true, user: 'alice', scopes: ['authenticated'] }, 'a short session, while it lasts')
+  await sleep(shortLogin + 5_000 + 200 - Date.now())
+  t.same(await (await fetch(http + '/', { headers: { cookie: cookieOf(short) } })).json(), { authenticated: false, user: '', scopes: [] }, 'and once it has ended')
+  t.match(await handshake(ws + '/ws', { cookie: cookieOf(short) }), { opened: false, status: 403 })
 })
+
+/** POSTs the login form, as a browser does, without following the redirect. */
+function login (http: string, fields: Record<string, string>): Promise<Response> {
+  return fetch(http + '/login', { method: 'POST', body: new URLSearchParams(fields), redirect: 'manual' })
+}
+
+/** The `name=value` of the cookie an answer sets. */
+function cookieOf (answer: Response): string {
+  return (answer.headers.get('set-cookie') ?? '').split(';')[0]
+}
+
+/** A handshake offering `demo` and the ticket: the protocol selected and the greeting, or the refusal's status. */
+function withTicket (url: string, ticket: string): Promise<{ protocol: string, message: string } | { status: number }> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, ['demo', 'ticket.' + ticket])
+    socket.on('message', (data) => { resolve({ protocol: socket.protocol, message: String(data) }); socket.close() })
+    socket.on('unexpected-response', (request, response) => { response.resume(); request.destroy(); resolve({ status: response.statusCode ?? 0 }) })
+    socket.on('error', reject)
+  })
+}
 
 t.test('the WebSocket client says what is wrong', async (t) => {
   const client = async (...args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> => output(node(['scripts/client.mjs', ...args]))
