@@ -14,6 +14,8 @@ export type ApiKeyOptions =
 
 // FastAPI's scheme name for API keys; there is no registered one.
 const challenge = 'APIKey'
+// Built once, thrown as often as needed (see admitted()).
+const invalid = new AuthenticationError('Invalid API key', { statusCode: 401, challenge })
 // A header field name (RFC 9110 §5.1) and a cookie name (RFC 6265 §4.1.1) are both tokens.
 const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
@@ -38,8 +40,8 @@ export function apiKey (options: ApiKeyOptions): AuthenticationBackend {
       // An empty key is no key, as in FastAPI: nothing to verify.
       if (key === undefined || key === '') return null
       // Twice in the query (?key=a&key=b), or an object from a custom query parser: ambiguous, refused.
-      if (typeof key !== 'string') throw refuse()
-      return admitted(verify(key, request), refuse)
+      if (typeof key !== 'string') throw invalid
+      return admitted(verify(key, request), invalid)
     },
     setup (fastify: FastifyInstance) {
       // Its onRequest hook fills request.cookies, and must run before the plugin's.
@@ -48,10 +50,6 @@ export function apiKey (options: ApiKeyOptions): AuthenticationBackend {
       }
     }
   }
-}
-
-function refuse (): AuthenticationError {
-  return new AuthenticationError('Invalid API key', { statusCode: 401, challenge })
 }
 
 /** Reads the key from the one place the options name; the value is whatever that place holds. */

@@ -30,8 +30,9 @@ const control = /\p{Cc}/u
 export function basic (options: BasicOptions): AuthenticationBackend {
   const { verify, realm = 'api' } = checkOptions(options)
   const challenge = formatChallenge('Basic', { realm, charset: 'UTF-8' })
-  const refuse = (message: string): AuthenticationError => new AuthenticationError(message, { statusCode: 401, challenge })
-  const unknown = (): AuthenticationError => refuse('Invalid username or password')
+  // Built once, thrown as often as needed (see admitted()).
+  const malformed = new AuthenticationError('Malformed Basic credentials', { statusCode: 401, challenge })
+  const unknown = new AuthenticationError('Invalid username or password', { statusCode: 401, challenge })
 
   return {
     challenge,
@@ -40,7 +41,7 @@ export function basic (options: BasicOptions): AuthenticationBackend {
       const credentials = credentialsOf(request, 'basic')
       if (credentials === undefined) return null
       const pair = decode(credentials)
-      if (pair === undefined) throw refuse('Malformed Basic credentials')
+      if (pair === undefined) throw malformed
       return admitted(verify(pair.username, pair.password, request), unknown)
     }
   }

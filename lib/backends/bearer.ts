@@ -38,7 +38,11 @@ export function bearer (options: BearerOptions): AuthenticationBackend {
     throw new TypeError('fastify-authentication/bearer: the verify option must be a function (token, request)')
   }
   const challenges = challengesFor(realm)
-  const lookup = tokens === undefined ? verifiedTokens(verify as BearerVerify, challenges) : staticTokens(tokens, challenges)
+  // Built once, thrown as often as needed (see admitted()).
+  const missing = new AuthenticationError('Missing bearer token', { statusCode: 400, challenge: challenges.invalidRequest })
+  const malformed = new AuthenticationError('Malformed bearer token', { statusCode: 400, challenge: challenges.invalidRequest })
+  const invalid = new AuthenticationError('Invalid bearer token', { statusCode: 401, challenge: challenges.invalidToken })
+  const lookup = tokens === undefined ? verifiedTokens(verify as BearerVerify, invalid) : staticTokens(tokens, invalid)
 
   return {
     challenge: challenges.anonymous,
@@ -47,10 +51,7 @@ export function bearer (options: BearerOptions): AuthenticationBackend {
     authenticate (request) {
       const token = credentialsOf(request, 'bearer')
       if (token === undefined) return null
-      if (!B64TOKEN.test(token)) {
-        throw new AuthenticationError(token === '' ? 'Missing bearer token' : 'Malformed bearer token',
-          { statusCode: 400, challenge: challenges.invalidRequest })
-      }
+      if (!B64TOKEN.test(token)) throw token === '' ? missing : malformed
       return lookup(token, request)
     }
   }
@@ -82,23 +83,18 @@ function challengesFor (realm: unknown): Challenges {
   }
 }
 
-function invalidToken (challenges: Challenges): AuthenticationError {
-  return new AuthenticationError('Invalid bearer token', { statusCode: 401, challenge: challenges.invalidToken })
-}
-
 type Lookup = (token: string, request: FastifyRequest) => AuthenticationResult | PromiseLike<AuthenticationResult>
 
 /** `verify`'s answer, checked: an unknown token is a 401, a known one gains `authenticated`. */
-function verifiedTokens (verify: BearerVerify, challenges: Challenges): Lookup {
-  const unknown = (): AuthenticationError => invalidToken(challenges)
-  return (token, request) => admitted(verify(token, request), unknown)
+function verifiedTokens (verify: BearerVerify, invalid: AuthenticationError): Lookup {
+  return (token, request) => admitted(verify(token, request), invalid)
 }
 
 /**
  * Tokens keyed by their SHA-256 digest: the lookup compares digests, so its timing says nothing
  * about the length or any prefix of a stored token.
  */
-function staticTokens (tokens: unknown, challenges: Challenges): Lookup {
+function staticTokens (tokens: unknown, invalid: AuthenticationError): Lookup {
   const entries = tokens instanceof Map ? [...tokens] : isPlainObject(tokens) ? Object.entries(tokens) : undefined
   if (entries === undefined || entries.length === 0) {
     throw new TypeError('fastify-authentication/bearer: the tokens option must be a non-empty Map or object from token to { auth, user }')
@@ -112,7 +108,7 @@ function staticTokens (tokens: unknown, challenges: Challenges): Lookup {
   }
   return (token) => {
     const result = byDigest.get(hash('sha256', token))
-    if (result === undefined) throw invalidToken(challenges)
+    if (result === undefined) throw invalid
     return result
   }
 }

@@ -23,18 +23,19 @@ export function recognised (result: AuthenticationResult): AuthenticationResult 
 
 /**
  * What a ready-made backend makes of its `verify`'s answer, sync or async: checked against the
- * contract before its scopes are read; a caller it does not know is refused with `unknown()`,
- * one it knows is `recognised`.
+ * contract before its scopes are read; a caller it does not know is refused with `unknown`, one
+ * it knows is `recognised`. A refusal carries nothing of the request, so a backend builds it once
+ * and throws it as often as needed: no stack trace is captured per refused request.
  */
 export function admitted (
-  answer: BackendAnswer | PromiseLike<BackendAnswer>, unknown: () => AuthenticationError
+  answer: BackendAnswer | PromiseLike<BackendAnswer>, unknown: AuthenticationError
 ): AuthenticationResult | PromiseLike<AuthenticationResult> {
   return isThenable(answer) ? answer.then((settled) => known(settled, unknown)) : known(answer, unknown)
 }
 
-function known (answer: BackendAnswer, unknown: () => AuthenticationError): AuthenticationResult {
+function known (answer: BackendAnswer, unknown: AuthenticationError): AuthenticationResult {
   const result = checkResult(answer)
-  if (result === null) throw unknown()
+  if (result === null) throw unknown
   return recognised(result)
 }
 
