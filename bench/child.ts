@@ -1,10 +1,11 @@
 // Starts a server variant in its own process, pinned to its own core, and talks to it over IPC.
 import { fork, type ChildProcess } from 'node:child_process'
-import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import type { Answer, Question } from './server'
+import type { Answer, Question, Startup } from './server'
 import type { VariantName } from './servers'
+import type { Mode } from './variant'
 
 export const TASKSET = '/usr/bin/taskset'
 /** The server's core; the load runs on core 0 (see run.ts). */
@@ -18,6 +19,8 @@ export interface ServerOptions {
 
 export interface Server {
   readonly url: string
+  /** How long building the app and listening took, and (with --expose-gc) the heap it took. */
+  readonly startup: Startup
   /** CPU seconds the server used so far, its clock in seconds, and its monotonic clock in µs. */
   usage (): Promise<{ cpu: number, wall: number, clock: number }>
   /** Heap used after a full GC, in bytes (needs --expose-gc). */
@@ -36,7 +39,8 @@ const ROOT = path.resolve(__dirname, '..', '..')
  * The servers run from a copy of package.json, dist/lib and dist/bench made when the benchmark
  * starts: every round measures the same build, even if someone rebuilds dist/ meanwhile
  * (`rm -rf dist`). In the copy, `require('fastify-authentication')` still finds dist/lib (a
- * package's self-reference), and NODE_PATH finds the project's node_modules.
+ * package's self-reference), and a link to the project's node_modules finds the rest, for
+ * `require` and `import()` alike (`import()` ignores NODE_PATH).
  */
 export function serverScript (): string {
   if (snapshot === undefined) {
@@ -45,24 +49,25 @@ export function serverScript (): string {
     for (const file of ['package.json', 'dist/lib', 'dist/bench']) {
       cpSync(path.join(ROOT, file), path.join(copy, file), { recursive: true })
     }
+    symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'), 'dir')
     snapshot = copy
   }
   return path.join(snapshot, 'dist', 'bench', 'server.js')
 }
 
-export async function startServer (variant: VariantName, mode: 'http' | 'ws', options: ServerOptions = {}): Promise<Server> {
+export async function startServer (variant: VariantName, mode: Mode, options: ServerOptions = {}): Promise<Server> {
   const script = serverScript()
   const nodeFlags = options.nodeFlags ?? []
-  const env = { ...process.env, NODE_PATH: path.join(ROOT, 'node_modules') }
   // taskset execs node with the same arguments: the IPC channel fork sets up is inherited.
   const child = pinned()
-    ? fork(script, [variant, mode], { execPath: TASKSET, execArgv: ['-c', SERVER_CORE, process.execPath, ...nodeFlags], stdio: 'inherit', env })
-    : fork(script, [variant, mode], { execArgv: nodeFlags, stdio: 'inherit', env })
+    ? fork(script, [variant, mode], { execPath: TASKSET, execArgv: ['-c', SERVER_CORE, process.execPath, ...nodeFlags], stdio: 'inherit' })
+    : fork(script, [variant, mode], { execArgv: nodeFlags, stdio: 'inherit' })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const ready = await next(child, 'ready', START_TIMEOUT, `the ${variant} ${mode} server did not start`)
   const url = `${mode === 'ws' ? 'ws' : 'http'}://127.0.0.1:${ready.port}`
   return {
     url,
+    startup: ready.startup,
     usage: () => ask(child, 'usage', `the ${variant} server did not report its CPU usage`),
     heap: async () => (await ask(child, 'heap', `the ${variant} server did not report its heap`)).heapUsed,
     async exit () {

@@ -1,28 +1,42 @@
-// `npm run bench -- --profile`: the servers under `node --cpu-prof`, and where their CPU time goes,
-// counted over the load only (not the start-up), in µs per request: by package, by function, and
-// for the plugin, against the inline check on the same path.
+// `npm run bench -- --profile [backends | scale]`: the servers under `node --cpu-prof`, and where
+// their CPU time goes, counted over the load only (not the start-up), in µs per request: by
+// package, by function, and for the plugin, against the hand-written check on the same case.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { startServer } from './child'
-import { runHttp } from './http'
 import type { VariantName } from './servers'
-import { ACCEPTED_TOKEN, bearer, DENIED_TOKEN } from './tokens'
-import { runHandshakes } from './websocket'
+import type { Suite, SuiteName } from './suites'
 
-type Kind = 'accepted' | 'denied'
-type Case = [VariantName, 'http' | 'ws', Kind]
-const cases: Case[] = [
-  ['inline', 'http', 'accepted'],
-  ['plugin-requires', 'http', 'accepted'],
-  ['plugin-config', 'http', 'accepted'],
-  ['inline', 'http', 'denied'],
-  ['plugin-requires', 'http', 'denied'],
-  ['plugin-config', 'http', 'denied'],
-  ['fastify-auth', 'http', 'denied'],
-  ['inline', 'ws', 'denied'],
-  ['plugin-requires', 'ws', 'denied'],
-  ['plugin-config', 'ws', 'denied']
-]
+/** One profile: `variant` under the load of its suite's `case`, compared with `against`'s profile of the same case. */
+interface Plan {
+  suite: SuiteName
+  variant: VariantName
+  case: string
+  against?: VariantName
+}
+
+function compared (suite: SuiteName, name: string, inline: VariantName, ...others: VariantName[]): Plan[] {
+  return [{ suite, variant: inline, case: name }, ...others.map((variant) => ({ suite, variant, case: name, against: inline }))]
+}
+
+export const profiles = {
+  core: [
+    ...compared('core', 'accepted', 'inline', 'plugin-requires', 'plugin-config'),
+    ...compared('core', 'denied', 'inline', 'plugin-requires', 'plugin-config', 'fastify-auth'),
+    ...compared('ws', 'wsRefused', 'inline', 'plugin-requires', 'plugin-config')
+  ],
+  backends: (['bearer', 'basic', 'jwt'] as const).flatMap((backend) => (backend === 'jwt' ? ['reused', 'fresh', 'denied'] : ['accepted', 'denied'])
+    .flatMap((name) => compared(backend, name, `${backend}-inline`, `${backend}-plugin`, `${backend}-peer`))),
+  scale: [
+    ...compared('scopes', '10000 all present', 'scopes-inline', 'scopes-plugin'),
+    ...compared('scopes', '10000 any absent', 'scopes-inline', 'scopes-plugin'),
+    ...compared('routes', 'accepted', 'routes-inline-10000', 'routes-plugin-10000'),
+    ...compared('timeout', 'accepted', 'async-inline', 'async-plugin', 'async-plugin-timeout')
+  ]
+} satisfies Record<string, Plan[]>
+
+export type ProfileName = keyof typeof profiles
+
 const INTERVAL = 100
 const TOP = 20
 
@@ -39,27 +53,27 @@ interface Analysis {
   inclusive: Map<string, number>
 }
 
-export async function profile (dir: string, seconds: number): Promise<void> {
+export async function profile (dir: string, seconds: number, plans: readonly Plan[], suites: readonly Suite[]): Promise<void> {
   mkdirSync(dir, { recursive: true })
   const sections: string[] = []
   const analyses = new Map<string, Analysis>()
-  for (const [variant, mode, kind] of cases) {
-    const name = `${variant}-${mode}-${kind}`
-    const server = await startServer(variant, mode, {
+  const nameOf = (variant: VariantName, name: string): string => `${variant}-${name.replaceAll(' ', '-')}`
+  for (const plan of plans) {
+    const suite = suites.find(({ name }) => name === plan.suite) as Suite
+    const load = suite.cases.find(({ name }) => name === plan.case)
+    if (load === undefined) throw new Error(`the ${plan.suite} suite has no case ${plan.case}`)
+    const name = nameOf(plan.variant, plan.case)
+    const server = await startServer(plan.variant, suite.mode, {
       nodeFlags: ['--cpu-prof', `--cpu-prof-interval=${INTERVAL}`, `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`]
     })
-    const headers = { authorization: bearer(kind === 'accepted' ? ACCEPTED_TOKEN : DENIED_TOKEN) }
-    const load = async (duration: number, amount?: number): Promise<{ rps: number, total: number }> => mode === 'http'
-      ? await runHttp({ url: server.url + '/hello', requests: [{ headers }], expect: kind === 'accepted' ? [200] : [401, 403], duration, amount })
-      : await runHandshakes({ url: server.url + '/ws', headers, expect: kind === 'accepted' ? 101 : 403, concurrency: 50, duration, limit: amount ?? 100_000 })
-    await load(60, mode === 'http' ? 20_000 : 1000)
+    await load.run(server, plan.variant, undefined, suite.mode === 'http' ? 20_000 : 1000)
     const from = (await server.usage()).clock
-    const { rps, total } = await load(seconds)
+    const { rps, total } = await load.run(server, plan.variant, seconds)
     const to = (await server.usage()).clock
     await server.exit()
     const analysis = analyse(path.join(dir, `${name}.cpuprofile`), from, to, total)
     analyses.set(name, analysis)
-    const baseline = variant === 'inline' ? undefined : analyses.get(`inline-${mode}-${kind}`)
+    const baseline = plan.against === undefined ? undefined : analyses.get(nameOf(plan.against, plan.case))
     const section = `### ${name}: ${Math.round(rps)}/s under the profiler\n\n${render(analysis, baseline)}`
     console.log(section + '\n')
     sections.push(section)

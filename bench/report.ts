@@ -1,7 +1,8 @@
 // The results as Markdown: printed, and written to bench/results.md.
 import os from 'node:os'
-import { pairedRatio, median } from './stats'
-import { variantNames, type VariantName } from './servers'
+import { coreVariantNames, type VariantName } from './servers'
+import { pairedRatio, pairedRatios, median, spread, type Spread } from './stats'
+import { sections, type Cell, type Section, type Series, type Target } from './suites'
 
 export const paths = ['accepted', 'denied', 'wsOpen', 'wsRefused'] as const
 export type Path = typeof paths[number]
@@ -13,8 +14,8 @@ const pathTitles: Record<Path, string> = {
   wsRefused: 'WS refused hs/s'
 }
 
-/** Requests (or handshakes) per second, one entry per pass (empty where a pass did not measure it). */
-export type Samples = Record<VariantName, Record<Path, number[]>>
+/** Per variant and case, one value per slot (a hole where a slot did not measure it). */
+export type Samples = Partial<Record<VariantName, Record<string, number[]>>>
 
 export interface Memory {
   variant: VariantName
@@ -25,7 +26,10 @@ export interface Memory {
 }
 
 export interface Run {
-  mode: string
+  /** The command that made it, and what it measured. */
+  command: string
+  build: string
+  rounds: number
   settings: string
   pinned: boolean
   samples: Samples
@@ -33,51 +37,128 @@ export interface Run {
   cpu: Samples
   /** The share of a core other work took during each measurement kept. */
   other: number[]
-  /** Measurements kept although disturbed (the run's patience ran out). */
-  disturbed: number
+  /** Measurements left out: still disturbed when the run's patience ran out. */
+  leftOut: Series[]
   memory: Memory[]
   seconds: number
 }
 
-interface Target {
+/** A target, judged on a median (and shown with the range it came from). */
+interface Judged {
   what: string
-  measured: number
-  min: number
-  unit: string
+  measured: Spread
+  unit: '×' | '%'
+  min?: number
+  max?: number
 }
 
-export function emptySamples (): Samples {
-  return Object.fromEntries(variantNames.map((name) => [name, Object.fromEntries(paths.map((path) => [path, []]))])) as unknown as Samples
+/** The values of one series (empty if it was never measured). */
+export function series (samples: Samples, { variant, case: name }: Series): number[] {
+  return samples[variant]?.[name] ?? []
+}
+
+export function store (samples: Samples, { variant, case: name }: Series, slot: number, value: number): void {
+  const cases = samples[variant] ??= {}
+  const values = cases[name] ??= []
+  values[slot] = value
 }
 
 export function growth (memory: Memory): number {
   return memory.last / memory.first - 1
 }
 
-function targets (run: Run): Target[] {
-  const { samples } = run
+function coreTargets (): Target[] {
   const list: Target[] = []
+  const ratio = (variant: VariantName, to: VariantName, path: Path): Target['ratio'] => [{ variant, case: path }, { variant: to, case: path }]
   const plugins: VariantName[] = ['plugin-requires', 'plugin-config']
   for (const plugin of plugins) {
-    for (const path of ['accepted', 'denied'] as const) {
-      list.push({ what: `${plugin} ${path} ≥ 0.97× inline`, measured: pairedRatio(samples[plugin][path], samples.inline[path]), min: 0.97, unit: '×' })
-    }
+    for (const path of ['accepted', 'denied'] as const) list.push({ what: `${plugin} ${path} ≥ 0.97× inline`, ratio: ratio(plugin, 'inline', path), min: 0.97 })
   }
-  for (const plugin of plugins) {
-    list.push({ what: `${plugin} denied ≥ 2× @fastify/auth`, measured: pairedRatio(samples[plugin].denied, samples['fastify-auth'].denied), min: 2, unit: '×' })
-  }
-  for (const plugin of plugins) {
-    list.push({ what: `${plugin} refused WS handshakes ≥ 0.9× inline`, measured: pairedRatio(samples[plugin].wsRefused, samples.inline.wsRefused), min: 0.9, unit: '×' })
-  }
-  for (const memory of run.memory) {
-    // Growth is compared the other way round: at most +10 %.
-    list.push({ what: `${memory.variant} heap after ${count(memory.lastCount)} requests within 10% of after ${count(memory.firstCount)}`, measured: -growth(memory), min: -0.1, unit: '%' })
-  }
+  for (const plugin of plugins) list.push({ what: `${plugin} denied ≥ 2× @fastify/auth`, ratio: ratio(plugin, 'fastify-auth', 'denied'), min: 2 })
+  for (const plugin of plugins) list.push({ what: `${plugin} refused WS handshakes ≥ 0.9× inline`, ratio: ratio(plugin, 'inline', 'wsRefused'), min: 0.9 })
   return list
 }
 
+function judge (run: Run, target: Target): Judged {
+  const [of, to] = target.ratio
+  return { what: target.what, measured: spread(pairedRatios(series(run.samples, of), series(run.samples, to))), unit: '×', min: target.min, max: target.max }
+}
+
+function memoryTargets (run: Run): Judged[] {
+  return run.memory.map((memory) => ({
+    what: `${memory.variant} heap after ${count(memory.lastCount)} requests within 10% of after ${count(memory.firstCount)}`,
+    measured: spread([growth(memory)]),
+    unit: '%',
+    max: 0.1
+  }))
+}
+
+function passes (target: Judged): boolean {
+  const { median } = target.measured
+  return (target.min === undefined || median >= target.min) && (target.max === undefined || median <= target.max)
+}
+
+function allTargets (run: Run): Judged[] {
+  return [...coreTargets().map((target) => judge(run, target)), ...memoryTargets(run), ...sections.flatMap((section) => section.targets.map((target) => judge(run, target)))]
+}
+
 export function failedTargets (run: Run): number {
-  return targets(run).filter((target) => !(target.measured >= target.min)).length
+  return allTargets(run).filter((target) => !passes(target)).length
+}
+
+function targetTable (targets: Judged[]): string {
+  return table(['target', 'measured', 'result'], targets.map((target) => [
+    target.what,
+    target.unit === '%'
+      ? `${(target.measured.median * 100).toFixed(1)}%`
+      : formatSpread(target.measured, (ratio) => ratio.toFixed(3), '×'),
+    passes(target) ? 'PASS' : 'FAIL'
+  ]))
+}
+
+/** A median and its range: `63,124 (62,001–64,300)`, the unit after the median only. */
+function formatSpread ({ median, min, max }: Spread, format: (value: number) => string, unit = ''): string {
+  return Number.isFinite(median) ? `${format(median)}${unit} (${format(min)}–${format(max)})` : '–'
+}
+
+function formatCell (run: Run, cell: Cell): string {
+  if (typeof cell === 'string') return cell
+  if ('ratio' in cell) return formatSpread(spread(pairedRatios(series(run.samples, cell.ratio[0]), series(run.samples, cell.ratio[1]))), (ratio) => ratio.toFixed(3))
+  // Requests per second, or a startup's milliseconds and bytes.
+  const values = spread(series(run.samples, cell.of))
+  if (cell.of.case === 'startup') return formatSpread(values, count, ' ms')
+  if (cell.of.case === 'heap') return formatSpread(values, (bytes) => (bytes / 2 ** 20).toFixed(1), ' MiB')
+  return formatSpread(values, count)
+}
+
+/** The series a section shows or judges. */
+function sectionSeries (section: Section): (series: Series) => boolean {
+  const shown = new Set<string>()
+  const add = ({ variant, case: name }: Series): void => { shown.add(`${variant} ${name}`) }
+  for (const cell of section.rows.flat()) {
+    if (typeof cell !== 'string') ('of' in cell ? [cell.of] : cell.ratio).forEach(add)
+  }
+  for (const target of section.targets) target.ratio.forEach(add)
+  return ({ variant, case: name }) => shown.has(`${variant} ${name}`)
+}
+
+/** How many measurements of these series were left out. */
+function leftOut (run: Run, of: (series: Series) => boolean): number {
+  return run.leftOut.filter(of).length
+}
+
+function renderSection (run: Run, section: Section): string[] {
+  return [
+    `## ${section.title}`,
+    '',
+    ...section.text,
+    `Medians (min–max) over the ${run.rounds} interleaved round(s) of \`${run.command}\`; ratios are taken round by round` +
+      `${leftOut(run, sectionSeries(section)) === 0 ? '' : `, leaving out the ${leftOut(run, sectionSeries(section))} run(s) still disturbed after 3 attempts`}.`,
+    '',
+    table(section.head, section.rows.map((row) => row.map((cell) => formatCell(run, cell)))),
+    '',
+    ...(section.targets.length === 0 ? [] : [targetTable(section.targets.map((target) => judge(run, target))), ''])
+  ]
 }
 
 export function markdown (run: Run): string {
@@ -86,8 +167,8 @@ export function markdown (run: Run): string {
     '# fastify-authentication benchmark',
     '',
     `- Machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, ${os.type()} ${os.release()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
-    `- Node ${process.version}, fastify ${version('fastify')}, @fastify/auth ${version('@fastify/auth')}, @fastify/bearer-auth ${version('@fastify/bearer-auth')}, fastify-guard ${version('fastify-guard')}, @fastify/websocket ${version('@fastify/websocket')}, autocannon ${version('autocannon')}`,
-    `- Date: ${new Date().toISOString()}; mode: ${run.mode} (${run.settings}); took ${Math.round(run.seconds)} s`,
+    `- Node ${process.version}, ${['fastify', '@fastify/auth', '@fastify/bearer-auth', '@fastify/basic-auth', '@fastify/jwt', 'jose', 'fastify-guard', '@fastify/websocket', 'autocannon'].map((name) => `${name} ${version(name)}`).join(', ')}`,
+    `- Date: ${new Date().toISOString()}; \`${run.command}\` (${run.settings}); took ${Math.round(run.seconds)} s; ${run.build}`,
     `- ${run.pinned ? 'Server pinned to core 1 (taskset -c 1), load (autocannon, ws clients) to core 0' : 'Not pinned: taskset is missing'}; servers listen on 127.0.0.1, one process per variant`,
     '',
     '## Throughput',
@@ -97,37 +178,35 @@ export function markdown (run: Run): string {
     '',
     table(
       ['variant', ...paths.flatMap((path) => [pathTitles[path], '×inline'])],
-      variantNames.map((name) => [
+      coreVariantNames.map((name) => [
         name,
         ...paths.flatMap((path) => {
-          const values = run.samples[name][path].filter(Number.isFinite)
+          const rates = series(run.samples, { variant: name, case: path })
+          const values = rates.filter(Number.isFinite)
           if (values.length === 0) return ['–', '–']
-          return [Math.round(median(values)).toLocaleString('en-US'), pairedRatio(run.samples[name][path], run.samples.inline[path]).toFixed(3)]
+          return [Math.round(median(values)).toLocaleString('en-US'), pairedRatio(rates, series(run.samples, { variant: 'inline', case: path })).toFixed(3)]
         })
       ])
     ),
     '',
     'Server CPU: the server process\'s CPU time over wall time during the runs, and that time per request (or handshake),',
     'medians. Near 100%, the server set the rate; well below, the load did, and the time per request is the fairer comparison.',
-    `Other work on the two cores during the runs kept: median ${share(median(run.other))}, at most ${share(Math.max(...run.other))} of a core; ` +
-      `${run.disturbed} of ${run.other.length} runs kept although disturbed (re-run up to 3 times, after waiting for quiet, while the run's patience lasts).`,
+    `Other work on the two cores during the runs kept (in the whole run): median ${share(median(run.other))}, at most ${share(Math.max(...run.other))} of a core; ` +
+      `${run.leftOut.length} of ${run.other.length + run.leftOut.length} runs left out, still disturbed after 3 attempts (each after waiting for quiet, while the run's patience lasted).`,
     '',
-    table(['variant', ...paths.map((path) => pathTitles[path].replace(/ (req|hs)\/s$/, ''))], variantNames.map((name) => [
+    table(['variant', ...paths.map((path) => pathTitles[path].replace(/ (req|hs)\/s$/, ''))], coreVariantNames.map((name) => [
       name,
       ...paths.map((path) => {
-        const cpu = run.cpu[name][path]
-        const cost = cpu.map((share, pass) => share / run.samples[name][path][pass] * 1e6).filter(Number.isFinite)
+        const cpu = series(run.cpu, { variant: name, case: path })
+        const rates = series(run.samples, { variant: name, case: path })
+        const cost = cpu.map((share, pass) => share / rates[pass] * 1e6).filter(Number.isFinite)
         return cost.length === 0 ? '–' : `${share(median(cpu.filter(Number.isFinite)))} · ${median(cost).toFixed(1)} µs`
       })
     ])),
     '',
     '## Targets',
     '',
-    table(['target', 'measured', 'result'], targets(run).map((target) => [
-      target.what,
-      target.unit === '%' ? `${(-target.measured * 100).toFixed(1)}%` : `${target.measured.toFixed(3)}×`,
-      target.measured >= target.min ? 'PASS' : 'FAIL'
-    ])),
+    targetTable([...coreTargets().map((target) => judge(run, target)), ...memoryTargets(run)]),
     '',
     '## Memory',
     '',
@@ -139,7 +218,8 @@ export function markdown (run: Run): string {
       `${mb(memory.last)} (${count(memory.lastCount)} requests)`,
       `${(growth(memory) * 100).toFixed(1)}%`
     ])),
-    ''
+    '',
+    ...sections.flatMap((section) => renderSection(run, section))
   ]
   return lines.join('\n')
 }
@@ -157,7 +237,7 @@ function mb (bytes: number): string {
 }
 
 function count (n: number): string {
-  return n.toLocaleString('en-US')
+  return Math.round(n).toLocaleString('en-US')
 }
 
 function version (name: string): string {

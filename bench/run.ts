@@ -1,5 +1,16 @@
-// `npm run bench [-- --quick | --profile | --ws-package]`: every variant in its own server
+// `npm run bench [-- --quick | --ws-package | <suite>…]`: every variant in its own server
 // process, pinned to core 1, loaded from this process, pinned to core 0.
+//
+//   npm run bench               the full run: 5 rounds, about 15 minutes on a quiet machine (875 s
+//                               on 2 EPYC cores), plus up to PATIENCE seconds of waiting for quiet;
+//                               writes bench/results.md
+//   npm run bench -- --quick    one short round of everything, about 2 minutes; bench/results-quick.md
+//   npm run bench -- --quick jwt scopes   only the suites named (see suites.ts), while developing them
+//   npm run bench -- --profile [backends | scale]   CPU profiles (profile.ts); bench/profiles/
+//
+// The suites (suites.ts): the core comparison (the same job done by the plugin, an inline check
+// and three peers, over HTTP and WebSocket handshakes), then the ready-made backends against
+// their peers and the plugin at scale, each next to the same job written by hand.
 //
 // Each round starts a fresh process per variant (so that no variant keeps one lucky or unlucky
 // JIT for the whole run), warms them all, then measures them in turn, A B C … A B C …, a few
@@ -11,22 +22,23 @@ import path from 'node:path'
 import { pinned, serverScript, startServer, TASKSET, type Server } from './child'
 import { otherLoad, readCores, waitForQuiet } from './contention'
 import { runHttp, CONNECTIONS } from './http'
-import { profile } from './profile'
-import { emptySamples, failedTargets, markdown, type Memory, type Path, type Run } from './report'
-import { variantNames, variants, type Variant, type VariantName } from './servers'
-import { ACCEPTED_TOKEN, bearer, DENIED_TOKEN, USER_COUNT, userToken } from './tokens'
-import { runHandshakes, type HandshakeClient } from './websocket'
+import { profile, profiles, type ProfileName } from './profile'
+import { failedTargets, markdown, store, type Memory, type Run } from './report'
+import type { VariantName } from './servers'
+import { suites, type Result, type Suite, type SuiteName } from './suites'
+import { bearer, USER_COUNT, userToken } from './tokens'
+import type { HandshakeClient } from './websocket'
+
+/** How one suite is measured: A B C … passes per round, seconds per measurement, and the requests (handshakes) each fresh server gets on each case first. */
+interface Measure {
+  passes: number
+  seconds: number
+  warmup: number
+}
 
 interface Settings {
   rounds: number
-  /** A B C … passes per round. */
-  passes: number
-  /** Seconds per HTTP measurement, and per handshake measurement. */
-  httpSeconds: number
-  wsSeconds: number
-  /** Requests, and handshakes, each fresh server gets before it is measured. */
-  warmup: number
-  wsWarmup: number
+  suites: Record<SuiteName, Measure>
   /** The memory run: heap after `first` requests, then after `total`. */
   memoryFirst: number
   memoryTotal: number
@@ -35,49 +47,41 @@ interface Settings {
   patience: number
 }
 
+/** The dimensions added to the core comparison: one short pass per round, for a median and a range over the rounds. */
+function dimensions (measure: Measure): Record<Exclude<SuiteName, 'core' | 'ws'>, Measure> {
+  return { bearer: measure, basic: measure, jwt: measure, scopes: measure, routes: measure, timeout: measure }
+}
+
+/** Seconds the full run may wait for quiet, in all. */
+const PATIENCE = 300
+
 const FULL: Settings = {
   rounds: 5,
-  passes: 2,
-  httpSeconds: 2,
-  wsSeconds: 1.5,
-  warmup: 10_000,
-  wsWarmup: 1000,
+  suites: { core: { passes: 2, seconds: 2, warmup: 10_000 }, ws: { passes: 2, seconds: 1.5, warmup: 1000 }, ...dimensions({ passes: 1, seconds: 0.6, warmup: 5000 }) },
   memoryFirst: 10_000,
   memoryTotal: 100_000,
   memoryVariants: ['plugin-requires', 'plugin-config'],
-  patience: 60
+  patience: PATIENCE
 }
 
 const QUICK: Settings = {
   rounds: 1,
-  passes: 2,
-  httpSeconds: 0.7,
-  wsSeconds: 0.5,
-  warmup: 10_000,
-  wsWarmup: 1000,
+  suites: { core: { passes: 2, seconds: 0.7, warmup: 10_000 }, ws: { passes: 2, seconds: 0.5, warmup: 1000 }, ...dimensions({ passes: 1, seconds: 0.4, warmup: 3000 }) },
   memoryFirst: 10_000,
   memoryTotal: 100_000,
   memoryVariants: ['plugin-requires'],
   patience: 5
 }
 
-const WS_CONCURRENCY = 50
-/** No handshake loop goes past this many, whatever the duration. */
-const WS_LIMIT = 100_000
 /** A measurement during which other work took more than this share of a core is made again… */
 const MAX_OTHER_LOAD = 0.1
 /** …and so is an HTTP measurement that left the server this idle (the load stalled)… */
 const MIN_HTTP_SERVER_CPU = 0.9
-/** …up to this many times in all (after waiting for quiet, within the run's patience); the least disturbed is kept. */
+/** …up to this many times in all (after waiting for quiet, within the run's patience); if all were disturbed, it is left out. */
 const ATTEMPTS = 3
 const BENCH_DIR = path.resolve(__dirname, '..', '..', 'bench')
 
 const patience = { seconds: 0 }
-
-const headers = {
-  accepted: { authorization: bearer(ACCEPTED_TOKEN) },
-  denied: { authorization: bearer(DENIED_TOKEN) }
-}
 
 async function main (): Promise<void> {
   const args = process.argv.slice(2)
@@ -87,39 +91,41 @@ async function main (): Promise<void> {
   }
   // Copies the build the servers will run, now (see child.ts).
   serverScript()
+  const client: HandshakeClient = args.includes('--ws-package') ? 'ws' : 'raw'
+  const quick = args.includes('--quick')
   if (args.includes('--profile')) {
-    await profile(path.join(BENCH_DIR, 'profiles'), args.includes('--quick') ? 2 : 5)
+    // `--profile [backends | scale]`: the core cases, or those named.
+    const named = (Object.keys(profiles) as ProfileName[]).filter((name) => args.includes(name))
+    const plans = (named.length === 0 ? ['core' as const] : named).flatMap((name) => profiles[name])
+    await profile(path.join(BENCH_DIR, 'profiles'), quick ? 2 : 5, plans, suites(client))
     return
   }
-  const quick = args.includes('--quick')
   const settings = quick ? QUICK : FULL
-  const client: HandshakeClient = args.includes('--ws-package') ? 'ws' : 'raw'
   const started = performance.now()
   patience.seconds = settings.patience
+  const { core, ws } = settings.suites
   const run: Run = {
-    mode: quick ? 'quick' : 'full',
-    settings: `${settings.rounds} round(s) of ${settings.passes} passes; ${settings.httpSeconds} s per HTTP run with ${CONNECTIONS} connections, ` +
-      `${settings.wsSeconds} s per handshake run with ${WS_CONCURRENCY} concurrent ${client === 'ws' ? 'ws package' : 'raw TCP'} clients`,
+    command: `npm run bench${args.length === 0 ? '' : ` -- ${args.join(' ')}`}`,
+    build: describeBuild(),
+    rounds: settings.rounds,
+    settings: `${settings.rounds} round(s); core: ${core.passes} passes of ${core.seconds} s per HTTP run with ${CONNECTIONS} connections, ` +
+      `${ws.seconds} s per handshake run with 50 concurrent ${client === 'ws' ? 'ws package' : 'raw TCP'} clients; ` +
+      `other suites: ${settings.suites.bearer.passes} pass of ${settings.suites.bearer.seconds} s per round`,
     pinned: pinned(),
-    samples: emptySamples(),
-    cpu: emptySamples(),
+    samples: {},
+    cpu: {},
     other: [],
-    disturbed: 0,
+    leftOut: [],
     memory: [],
     seconds: 0
   }
 
+  // `npm run bench -- --quick jwt scopes`: only the suites named (while developing them).
+  const all = suites(client)
+  const named = all.filter(({ name }) => args.includes(name))
   await waitForQuiet(patience)
   for (let round = 0; round < settings.rounds; round++) {
-    await inRound(run, round, settings, 'http', variantNames, async (server, kind, duration, amount) => {
-      const expect = kind === 'accepted' ? [200] : [401, 403]
-      return (await runHttp({ url: server.url + '/hello', requests: [{ headers: headers[kind] }], expect, duration, amount })).rps
-    })
-    const websocket = variantNames.filter((name) => (variants[name] as Variant).websocket)
-    await inRound(run, round, settings, 'ws', websocket, async (server, kind, duration, amount) => {
-      const load = { url: server.url + '/ws', headers: headers[kind], concurrency: WS_CONCURRENCY, client }
-      return (await runHandshakes({ ...load, expect: kind === 'accepted' ? 101 : 403, duration: duration ?? 60, limit: amount ?? WS_LIMIT })).rps
-    })
+    for (const suite of named.length === 0 ? all : named) await inRound(run, round, settings, suite)
   }
   for (const name of settings.memoryVariants) run.memory.push(await measureMemory(name, settings))
   run.seconds = (performance.now() - started) / 1000
@@ -135,29 +141,39 @@ async function main (): Promise<void> {
   if (failed > 0) console.log(`${failed} target(s) missed`)
 }
 
-type Kind = 'accepted' | 'denied'
-/** Runs one load against a server for `duration` seconds, or for `amount` requests; the rate. */
-type Load = (server: Server, kind: Kind, duration?: number, amount?: number) => Promise<number>
-
-/** One round of one mode: fresh servers, warmed, then `passes` A B C … passes over each path. */
-async function inRound (run: Run, round: number, settings: Settings, mode: 'http' | 'ws', names: VariantName[], load: Load): Promise<void> {
+/**
+ * One round of one suite: fresh servers (their startup recorded where the suite asks), warmed on
+ * every case, then `passes` A B C … passes over each case.
+ */
+async function inRound (run: Run, round: number, settings: Settings, suite: Suite): Promise<void> {
+  const { passes, seconds, warmup } = settings.suites[suite.name]
   const servers = new Map<VariantName, Server>()
+  // Forwards, then backwards, from one slot to the next: no variant always runs (or starts) first, or right after the same neighbour.
+  const inOrder = (slot: number): readonly VariantName[] => slot % 2 === 0 ? suite.variants : [...suite.variants].reverse()
   try {
-    for (const name of names) servers.set(name, await startServer(name, mode))
-    const kinds = (name: VariantName): Kind[] => (variants[name] as Variant).denies ? ['accepted', 'denied'] : ['accepted']
-    for (const [name, server] of servers) {
-      for (const kind of kinds(name)) await load(server, kind, undefined, mode === 'http' ? settings.warmup : settings.wsWarmup)
+    // Startup times are measured once per round, undisturbed if the run's patience allows.
+    if (suite.startup === true) await waitForQuiet(patience)
+    for (const name of inOrder(round)) {
+      const server = await startServer(name, suite.mode, suite.startup === true ? { nodeFlags: ['--expose-gc'] } : {})
+      servers.set(name, server)
+      if (suite.startup === true) {
+        store(run.samples, { variant: name, case: 'startup' }, round, server.startup.ms)
+        store(run.samples, { variant: name, case: 'heap' }, round, server.startup.heap)
+      }
     }
-    for (let pass = 0; pass < settings.passes; pass++) {
-      const slot = round * settings.passes + pass
-      // Forwards, then backwards: no variant always runs first, or right after the same neighbour.
-      const order = slot % 2 === 0 ? names : [...names].reverse()
-      for (const kind of ['accepted', 'denied'] as const) {
-        const path: Path = mode === 'http' ? kind : kind === 'accepted' ? 'wsOpen' : 'wsRefused'
-        for (const name of order) {
-          if (!kinds(name).includes(kind)) continue
+    const takes = (name: VariantName, only: readonly VariantName[] | undefined): boolean => only === undefined || only.includes(name)
+    for (const [name, server] of servers) {
+      for (const { only, run } of suite.cases) {
+        if (takes(name, only)) await run(server, name, undefined, warmup)
+      }
+    }
+    for (let pass = 0; pass < passes; pass++) {
+      const slot = round * passes + pass
+      for (const { name: what, only, run: load } of suite.cases) {
+        for (const name of inOrder(slot)) {
+          if (!takes(name, only)) continue
           const server = servers.get(name) as Server
-          await record(run, server, name, path, slot, () => load(server, kind, mode === 'http' ? settings.httpSeconds : settings.wsSeconds))
+          await record(run, suite, server, name, what, slot, () => load(server, name, seconds))
         }
       }
     }
@@ -170,9 +186,9 @@ async function inRound (run: Run, round: number, settings: Settings, mode: 'http
  * Runs one measurement and keeps its rate for this slot, with the server's CPU use during it.
  * If other work shared the cores meanwhile, or an HTTP server was left idle (on this shared VM,
  * the load core sometimes stalls), it is made again once the machine is quiet: ATTEMPTS in all,
- * the least disturbed kept.
+ * while the run's patience lasts. One still disturbed is left out of the results.
  */
-async function record (run: Run, server: Server, name: VariantName, what: Path, slot: number, measure: () => Promise<number>): Promise<void> {
+async function record (run: Run, suite: Suite, server: Server, name: VariantName, what: string, slot: number, measure: () => Promise<Result>): Promise<void> {
   let best: { rate: number, cpu: number, other: number, disturbance: number } | undefined
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     if (attempt > 1) {
@@ -181,23 +197,37 @@ async function record (run: Run, server: Server, name: VariantName, what: Path, 
       await waitForQuiet(patience)
     }
     const before = { server: await server.usage(), cores: readCores() }
-    const rate = await measure()
+    const { rps: rate } = await measure()
     const after = { server: await server.usage(), cores: readCores() }
     const wall = after.server.wall - before.server.wall
     const cpu = (after.server.cpu - before.server.cpu) / wall
     const other = otherLoad(before.cores, after.cores, after.server.cpu - before.server.cpu, wall)
-    console.error(`slot ${slot + 1}  ${name.padEnd(16)} ${what.padEnd(10)} ${Math.round(rate).toString().padStart(7)}/s  server CPU ${percent(cpu)}  other load ${percent(other)}`)
+    console.error(`${Math.round(performance.now() / 1000).toString().padStart(4)} s  ${suite.name.padEnd(7)} slot ${slot + 1}  ${name.padEnd(20)} ${what.padEnd(16)} ${Math.round(rate).toString().padStart(7)}/s  server CPU ${percent(cpu)}  other load ${percent(other)}`)
     // Above 0: disturbed, by other work, or (HTTP only) by a load that left the server idle.
-    const http = what === 'accepted' || what === 'denied'
-    const disturbance = Math.max((Number.isFinite(other) ? other : 0) - MAX_OTHER_LOAD, http ? MIN_HTTP_SERVER_CPU - cpu : -1)
+    const disturbance = Math.max((Number.isFinite(other) ? other : 0) - MAX_OTHER_LOAD, suite.mode === 'http' ? MIN_HTTP_SERVER_CPU - cpu : -1)
     if (best === undefined || disturbance < best.disturbance) best = { rate, cpu, other, disturbance }
     if (disturbance <= 0) break
   }
   if (best === undefined) return
-  run.samples[name][what][slot] = best.rate
-  run.cpu[name][what][slot] = best.cpu
+  const series = { variant: name, case: what }
+  // Still disturbed: left out, so that a slot's ratio compares two undisturbed runs, or none.
+  if (best.disturbance > 0) {
+    run.leftOut.push(series)
+    return
+  }
+  store(run.samples, series, slot, best.rate)
+  store(run.cpu, series, slot, best.cpu)
   run.other.push(best.other)
-  if (best.disturbance > 0) run.disturbed++
+}
+
+/** The commit the measured lib/ was built from, and whether lib/ had changes not yet committed. */
+function describeBuild (): string {
+  try {
+    const git = (...args: string[]): string => execFileSync('git', args, { cwd: path.resolve(BENCH_DIR, '..'), encoding: 'utf8' }).trim()
+    return `lib/ at ${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--', 'lib') === '' ? '' : ' with uncommitted changes'}`
+  } catch {
+    return 'lib/ at an unknown commit'
+  }
 }
 
 function percent (share: number): string {

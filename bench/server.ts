@@ -1,12 +1,12 @@
 // A benchmarked server in its own process: `node server.js <variant> <http|ws>`, forked by child.ts.
-// It tells the parent its port, and answers the parent's questions over IPC.
+// It tells the parent its port and how long it took to start, and answers the parent's questions over IPC.
 import type { AddressInfo } from 'node:net'
 import { build, variants, type VariantName } from './servers'
 
 export type Question = 'usage' | 'heap' | 'exit'
 
 export type Answer =
-  | { type: 'ready', port: number }
+  | { type: 'ready', port: number, startup: Startup }
   | { type: 'usage', cpu: number, wall: number, clock: number }
   | { type: 'heap', heapUsed: number }
 
@@ -15,9 +15,13 @@ async function main (): Promise<void> {
   if (!(name in variants) || (mode !== 'http' && mode !== 'ws')) {
     throw new Error(`usage: server.js <${Object.keys(variants).join('|')}> <http|ws>`)
   }
+  // With --expose-gc, the heap the app takes too: after a full GC, less the same before it was built.
+  const heapBefore = gcExposed() ? heapAfterGc() : NaN
+  const started = performance.now()
   const app = await build(name as VariantName, mode)
   await app.listen({ host: '127.0.0.1', port: 0 })
-  answer({ type: 'ready', port: (app.server.address() as AddressInfo).port })
+  const startup = { ms: performance.now() - started, heap: gcExposed() ? heapAfterGc() - heapBefore : NaN }
+  answer({ type: 'ready', port: (app.server.address() as AddressInfo).port, startup })
 
   process.on('message', (question: Question) => {
     if (question === 'usage') {
@@ -34,6 +38,16 @@ async function main (): Promise<void> {
   })
   // The parent is gone: so is this benchmark.
   process.on('disconnect', () => process.exit(0))
+}
+
+/** From building the app to listening: milliseconds, and the heap it took (NaN without --expose-gc). */
+export interface Startup {
+  ms: number
+  heap: number
+}
+
+function gcExposed (): boolean {
+  return typeof (globalThis as { gc?: unknown }).gc === 'function'
 }
 
 function heapAfterGc (): number {

@@ -33,3 +33,32 @@ export function bearer (token: string): string {
 export function tokenOf (header: string | undefined): string | undefined {
   return header !== undefined && header.startsWith('Bearer ') ? header.slice(7) : undefined
 }
+
+/** The realm every Basic challenge names. */
+export const REALM = 'api'
+
+/** The user-id and password the Basic variants know; a request with another password is denied. */
+export const BASIC_USER = 'alice'
+export const BASIC_PASSWORD = 'correct horse battery staple'
+
+export function basicCredentials (username: string, password: string): string {
+  return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`
+}
+
+/** The HS256 secret the JWT variants verify with (RFC 7518 §3.2: at least 32 bytes), and one they do not know. */
+export const JWT_SECRET = 'jwt-secret-of-thirty-two-bytes-or-more'
+export const FOREIGN_JWT_SECRET = 'another-secret-the-servers-do-not-know'
+
+/**
+ * `count` distinct valid tokens (each its own `sub`), HS256, holding SCOPE, valid for a day,
+ * signed with `secret`: made before the load, so that signing is not measured.
+ */
+export async function jwtTokens (count: number, secret = JWT_SECRET): Promise<string[]> {
+  const { SignJWT } = await import('jose')
+  const key = new TextEncoder().encode(secret)
+  const tokens: string[] = []
+  for (let i = 0; i < count; i++) {
+    tokens.push(await new SignJWT({ scope: SCOPE }).setProtectedHeader({ alg: 'HS256' }).setSubject(`user-${i}`).setIssuedAt().setExpirationTime('1d').sign(key))
+  }
+  return tokens
+}
