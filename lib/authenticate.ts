@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify'
 import { adoptResult, asPluginError, isThenable, runBackends, type BackendAnswer } from './backend'
 import { AuthCredentials } from './credentials'
 import { AuthenticationError, isTimeoutError, notCoveredError } from './errors'
@@ -62,10 +62,16 @@ export function authenticate (request: FastifyRequest, reply: FastifyReply, done
   })
 }
 
-/** The last `onRequest` hook of a prepared route: the verdict on what `authenticate` found. */
-export function routeVerdict (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-  // undefined too: a scope created before the plugin's first registration lacks the decorator's default.
-  verdict(request[kFailure] ?? null, planOf(request), request, reply, done)
+/**
+ * The last `onRequest` hook of a prepared route: the verdict on what `authenticate` found. One
+ * per route, so that it keeps the route's plan once the first request has made it.
+ */
+export function routeVerdict (): onRequestHookHandler {
+  let plan: RoutePlan | undefined
+  return function verdictOfRoute (request, reply, done) {
+    // undefined too: a scope created before the plugin's first registration lacks the decorator's default.
+    verdict(request[kFailure] ?? null, plan ??= planOf(request), request, reply, done)
+  }
 }
 
 function admit (answer: BackendAnswer, plan: RoutePlan, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {

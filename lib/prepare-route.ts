@@ -22,7 +22,8 @@ export function prepareRoute (this: FastifyInstance, route: RouteOptions): void 
   const where = `${route.method} ${route.url}`
   const hoisted: Guard[] = []
   for (const position of guardedPositions) {
-    const hooks = [route[position] ?? []].flat()
+    const hooks = hooksAt(route, position)
+    if (hooks.length === 0) continue
     const guards = hooks.map(guardOf).filter((guard) => guard !== undefined)
     if (guards.length === 0) continue
     hoisted.push(...guards)
@@ -30,7 +31,7 @@ export function prepareRoute (this: FastifyInstance, route: RouteOptions): void 
     route[position] = hooks.filter((hook) => guardOf(hook) === undefined) as never
   }
   for (const position of latePositions) {
-    if ([route[position] ?? []].flat().some((hook) => guardOf(hook) !== undefined)) {
+    if (hooksAt(route, position).some((hook) => guardOf(hook) !== undefined)) {
       throw new TypeError(`fastify-authentication: ${where} has requires() in ${position}, which runs after the handler; put it in preHandler (or onRequest), or use config.requires`)
     }
   }
@@ -38,12 +39,20 @@ export function prepareRoute (this: FastifyInstance, route: RouteOptions): void 
   storePrepared(route, { ...compiled, declaredIn: registrationOf(this) })
   // The verdict comes last in the route's onRequest hooks, after those that neighbour plugins add
   // to each route (@fastify/rate-limit's counts refusals too), and before the body is read.
-  route.onRequest = [...[route.onRequest ?? []].flat(), routeVerdict] as never
+  route.onRequest = [...hooksAt(route, 'onRequest'), routeVerdict()] as never
   // Fastify copies a GET route to HEAD, websocket flag included; handshakes are GETs.
   const isWebSocket = (route as { websocket?: boolean }).websocket === true || typeof (route as { wsHandler?: unknown }).wsHandler === 'function'
   if (isWebSocket && route.method !== 'HEAD' && compiled.guards.some((guard) => (guard.statusCode ?? 403) !== 403 || guard.redirect !== undefined)) {
     this.log.warn(`fastify-authentication: ${where} is a WebSocket route and its requires() asks for another answer than 403; WebSocket handshakes are always refused with 403`)
   }
+}
+
+const NO_HOOKS: readonly unknown[] = Object.freeze([])
+
+/** A route's hooks in one position, as a list; most routes have none, and then nothing is allocated (this runs per route). */
+function hooksAt (route: RouteOptions, position: typeof guardedPositions[number] | typeof latePositions[number]): readonly unknown[] {
+  const hooks: unknown = route[position]
+  return hooks === undefined ? NO_HOOKS : [hooks].flat()
 }
 
 /**
