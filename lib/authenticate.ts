@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { adoptResult, asPluginError, isThenable, runBackends, type BackendAnswer } from './backend'
 import { AuthCredentials } from './credentials'
 import { AuthenticationError, isTimeoutError, notCoveredError } from './errors'
@@ -15,7 +15,7 @@ import { closeAfterAnswer, isWebSocketRequest } from './websocket/handshake'
 const ORIGIN_REFUSED = Symbol('fastify-authentication.originRefused')
 type Failure = Error | typeof ORIGIN_REFUSED
 
-/** A failure found by `authenticate`, for the verdict of a prepared route's own hook. */
+/** A failure found by `authenticate`, for the verdict `judge` gives. */
 export const kFailure = Symbol('fastify-authentication.failure')
 
 declare module 'fastify' {
@@ -27,7 +27,7 @@ declare module 'fastify' {
 /**
  * The root `onRequest` hook, which every route of the app meets: finds out who is calling,
  * through the registration nearest to the route. A route the plugin prepared gets its verdict
- * in its own last `onRequest` hook (`routeVerdict`); any other one gets it at once.
+ * once every `onRequest` hook has run (`judge`); any other one gets it at once.
  */
 export function authenticate (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
   const handshake = isWebSocketRequest(request)
@@ -63,15 +63,15 @@ export function authenticate (request: FastifyRequest, reply: FastifyReply, done
 }
 
 /**
- * The last `onRequest` hook of a prepared route: the verdict on what `authenticate` found. One
- * per route, so that it keeps the route's plan once the first request has made it.
+ * The root `preParsing` hook: the verdict on what `authenticate` found for a prepared route. It
+ * comes after every `onRequest` hook, those neighbour plugins add to each route or to a scope
+ * (@fastify/rate-limit counts refusals, @fastify/cors adds its headers), and before the body is read.
  */
-export function routeVerdict (): onRequestHookHandler {
-  let plan: RoutePlan | undefined
-  return function verdictOfRoute (request, reply, done) {
-    // undefined too: a scope created before the plugin's first registration lacks the decorator's default.
-    verdict(request[kFailure] ?? null, plan ??= planOf(request), request, reply, done)
-  }
+export function judge (request: FastifyRequest, reply: FastifyReply, _payload: unknown, done: HookHandlerDoneFunction): void {
+  const plan = planOf(request)
+  if (!plan.prepared) return done()
+  // undefined too: a scope created before the plugin's first registration lacks the decorator's default.
+  verdict(request[kFailure] ?? null, plan, request, reply, done)
 }
 
 function admit (answer: BackendAnswer, plan: RoutePlan, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
@@ -93,7 +93,7 @@ function admit (answer: BackendAnswer, plan: RoutePlan, request: FastifyRequest,
   settle(null, plan, request, reply, done)
 }
 
-/** What `authenticate` found: judged now, or kept for a prepared route's own hook. */
+/** What `authenticate` found: judged now, or kept for `judge`. */
 function settle (failure: Failure | null, plan: RoutePlan, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
   if (!plan.prepared) return verdict(failure, plan, request, reply, done)
   if (failure !== null) request[kFailure] = failure

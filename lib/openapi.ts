@@ -4,7 +4,7 @@ import type { SwaggerTransform } from '@fastify/swagger'
 import type { AuthenticationBackend } from './backend'
 import type { Registration } from './registration'
 import { guardOf, type Guard } from './requires'
-import { preparedRoute } from './route-plan'
+import { preparedPlan } from './route-plan'
 import type { Scope } from './types'
 
 export interface OpenapiOptions {
@@ -77,13 +77,13 @@ function checkOptions (options: OpenapiOptions): SwaggerTransform | undefined {
 
 /** The route's schema as the document shows it: a copy, so that Fastify's own validation and serialization never change. */
 function documented (schema: FastifySchema | undefined, route: RouteOptions, document: Document): FastifySchema | undefined {
-  const prepared = preparedRoute(route)
-  const registration = prepared?.declaredIn
-  if (prepared === undefined || registration === undefined) {
+  const plan = preparedPlan(route)
+  const registration = plan?.registration
+  if (plan === undefined || registration === undefined) {
     if (!mentionsAuthentication(route)) return schema
     throw new Error(`fastify-authentication/openapi: ${route.method} ${route.url} uses fastify-authentication, but no registration prepared it, so its security cannot be documented: register fastify-authentication before declaring the route, in its scope or a parent scope (and, with exposeHeadRoutes, before @fastify/swagger)`)
   }
-  const { guards, authenticate } = prepared
+  const { guards, authenticate } = plan
   // Every scheme of the registration is declared, so that the route's own schema.security may name them.
   const schemes = schemesOf(registration.backends, document)
   const scopesEverywhere = !document.openapi.startsWith('3.0')

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { authenticate, kFailure } from './authenticate'
+import { authenticate, judge, kFailure } from './authenticate'
 import { kRecognisedBy } from './backend'
 import { checkOptions, type AuthenticationOptions } from './options'
 import { prepareRoute, refuseMisplacedScopeGuards } from './prepare-route'
@@ -26,5 +26,6 @@ export async function registerAuthentication (fastify: FastifyInstance, options:
   root.decorateRequest(kFailure, null)
   // addHook on the root reaches every scope, those created before this registration too.
   root.addHook('onRequest', authenticate)
+  root.addHook('preParsing', judge)
   root.addHook('onReady', refuseMisplacedScopeGuards)
 }

@@ -5,53 +5,49 @@ import { routeConfig, type RouteConfig } from './route-config'
 
 /** What the plugin does for one route, worked out once. */
 export interface RoutePlan {
-  /** The nearest registration, which alone authenticates the route's requests; `undefined` if none covers it. */
+  /** The registration nearest to where the route was declared, which alone authenticates its requests; `undefined` if none covers it. */
   readonly registration: Registration | undefined
   /** `config.requires` and the route's `requires()` hooks, all checked before the body is read. */
   readonly guards: readonly Guard[]
   /** `false` for `config.authenticate: false`: the backends are skipped and the caller is anonymous. */
   readonly authenticate: boolean
-  /** Whether the plugin prepared the route at startup: it then gives its verdict in the route's own hook. */
+  /** Whether the plugin prepared the route at startup: it then gives its verdict after every `onRequest` hook. */
   readonly prepared: boolean
 }
 
-type CompiledRoute = Pick<RoutePlan, 'guards' | 'authenticate'>
-/** What prepareRoute keeps on the route's config: the compiled route, and the registration nearest to where it was declared. */
-export type PreparedRoute = CompiledRoute & { readonly declaredIn: Registration | undefined }
-
-const kCompiled = Symbol('fastify-authentication.compiled')
 const kPlan = Symbol('fastify-authentication.plan')
-type Config = RouteConfig & { [kCompiled]?: PreparedRoute, [kPlan]?: RoutePlan }
+type Config = RouteConfig & { [kPlan]?: RoutePlan }
 
-export function compileRoute (config: RouteConfig, where: string, hoisted: readonly Guard[]): CompiledRoute {
+// Most routes have no guard, or only config.requires: they share this, and allocate no list of their own.
+const NO_GUARDS: readonly Guard[] = Object.freeze([])
+
+/** Checks a route's `config` and makes its plan, with the guards taken out of its hooks (`hoisted`). */
+export function planRoute (config: RouteConfig, where: string, hoisted: readonly Guard[], registration: Registration | undefined, prepared: boolean): RoutePlan {
   const { requires, authenticate } = config
   if (authenticate !== undefined && typeof authenticate !== 'boolean') {
     throw new TypeError(`fastify-authentication: config.authenticate of ${where} must be true or false`)
   }
   const guards = requires === undefined ? hoisted : [compileRouteGuard(requires, `config.requires of ${where}`), ...hoisted]
-  return { guards: Object.freeze(guards), authenticate: authenticate !== false }
+  return { registration, guards: guards.length === 0 ? NO_GUARDS : Object.freeze(guards), authenticate: authenticate !== false, prepared }
 }
 
-/** Keeps the prepared route on a copy of its config: Fastify's HEAD route shares the original. */
-export function storePrepared (route: RouteOptions, prepared: PreparedRoute): void {
-  route.config = { ...route.config, [kCompiled]: prepared } as Config
+/** Keeps the plan on a copy of the route's config: Fastify's HEAD route shares the original, and its hooks are prepared apart. */
+export function storePlan (route: RouteOptions, plan: RoutePlan): void {
+  route.config = { ...route.config, [kPlan]: plan } as Config
 }
 
 /**
- * What the plugin knows of a route it prepared, for documentation (`fastify-authentication/openapi`):
- * its guards, whether it authenticates, and the registration nearest to where it was declared.
+ * The plan the plugin made for a route at startup: its guards, whether it authenticates, and the
+ * registration nearest to where it was declared (for `fastify-authentication/openapi` too).
  * `undefined` for a route the plugin never saw.
  */
-export function preparedRoute (route: { config?: unknown }): PreparedRoute | undefined {
-  return (route.config as Config | undefined)?.[kCompiled]
+export function preparedPlan (route: { config?: unknown }): RoutePlan | undefined {
+  return (route.config as Config | undefined)?.[kPlan]
 }
 
-/** The request's route plan, made on the route's first request and kept on its config. */
+/** The request's route plan: made at startup, or, for a route declared before the plugin, on its first request. */
 export function planOf (request: FastifyRequest): RoutePlan {
   const config = routeConfig(request) as Config
-  if (config[kPlan] !== undefined) return config[kPlan]
-  const prepared = config[kCompiled]
   // A route declared before the plugin never met prepareRoute: its config is checked now.
-  const { guards, authenticate } = prepared ?? compileRoute(config, `${config.method} ${config.url}`, [])
-  return (config[kPlan] = { registration: registrationOf(request.server), guards, authenticate, prepared: prepared !== undefined })
+  return config[kPlan] ?? (config[kPlan] = planRoute(config, `${config.method} ${config.url}`, NO_GUARDS, registrationOf(request.server), false))
 }
