@@ -48,7 +48,7 @@ export function authenticate (request: FastifyRequest, reply: FastifyReply, done
   if (handshake && !registration.allowsOrigin(request)) return settle(ORIGIN_REFUSED, plan, request, reply, done)
   let answer: BackendAnswer | Promise<BackendAnswer>
   try {
-    answer = plan.authenticate ? runBackends(registration.backends, request, registration.timeout) : null
+    answer = plan.authenticate ? runBackends(registration.backends, request, registration.deadlines) : null
   } catch (error) {
     return settle(failureOf(error), plan, request, reply, done)
   }

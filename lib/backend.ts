@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Deadlines } from './deadlines'
 import { areCredentials, type AuthCredentials } from './credentials'
 import {
   AuthenticationError, AuthenticationPluginError, backendContractError, backendFailed, backendThrewNonError, backendTimeoutError, describe
@@ -58,11 +59,11 @@ declare module 'fastify' {
  * while the backends are, so sync backends cost no promise. An `AuthenticationError` does not
  * stop the chain: a later backend may still recognise the caller (it can only admit one it
  * recognises itself). If none does, the first `AuthenticationError` is thrown (see `kept`).
- * Any other error stops the chain at once. With `timeout` (ms), a chain that went async rejects with 503
- * once it has run that long, and asks no further backend.
+ * Any other error stops the chain at once. With `deadlines` (the timeout option), a chain that went
+ * async rejects with 503 once it has run that long, and asks no further backend.
  */
 export function runBackends (
-  backends: readonly AuthenticationBackend[], request: FastifyRequest, timeout: number | undefined
+  backends: readonly AuthenticationBackend[], request: FastifyRequest, deadlines: Deadlines | undefined
 ): BackendAnswer | Promise<BackendAnswer> {
   let firstError: AuthenticationError | undefined
   for (let i = 0; i < backends.length; i++) {
@@ -73,7 +74,7 @@ export function runBackends (
       firstError = kept(firstError, refusal(error))
       continue
     }
-    if (isThenable(answer)) return finishChain(answer, backends, request, i, firstError, timeout)
+    if (isThenable(answer)) return finishChain(answer, backends, request, i, firstError, deadlines)
     if (answer != null) return recognisedBy(backends[i], answer, request)
   }
   if (firstError !== undefined) throw firstError
@@ -83,7 +84,7 @@ export function runBackends (
 /** The rest of the chain once backend `from` answered with a promise. */
 function finishChain (
   pending: PromiseLike<BackendAnswer>, backends: readonly AuthenticationBackend[], request: FastifyRequest,
-  from: number, firstError: AuthenticationError | undefined, timeout: number | undefined
+  from: number, firstError: AuthenticationError | undefined, deadlines: Deadlines | undefined
 ): Promise<BackendAnswer> {
   let timedOut = false
   async function settle (): Promise<BackendAnswer> {
@@ -103,16 +104,16 @@ function finishChain (
     if (firstError !== undefined) throw firstError
     return null
   }
-  if (timeout === undefined) return settle()
-  // The timer never outlives the chain, and a late answer is ignored.
+  if (deadlines === undefined) return settle()
+  // The wait never outlives the chain, and a late answer is ignored.
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
+    const waiting = deadlines.start(() => {
       timedOut = true
-      reject(backendTimeoutError(timeout))
-    }, timeout)
+      reject(backendTimeoutError(deadlines.ms))
+    })
     settle().then(
-      (value) => { clearTimeout(timer); resolve(value) },
-      (error) => { clearTimeout(timer); reject(error) }
+      (value) => { deadlines.cancel(waiting); resolve(value) },
+      (error) => { deadlines.cancel(waiting); reject(error) }
     )
   })
 }

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { AuthenticationBackend } from './backend'
+import { Deadlines } from './deadlines'
 import { isHeaderValue, type AuthenticationError } from './errors'
 import type { Registration } from './registration'
 import { originCheck, type OriginsOption } from './websocket/origins'
@@ -59,7 +60,7 @@ export function checkOptions (options: AuthenticationOptions): Registration {
   return {
     backends,
     onError,
-    timeout,
+    deadlines: timeout === undefined ? undefined : new Deadlines(timeout),
     allowsOrigin: originCheck(origins),
     // One challenge is one header; several are one WWW-Authenticate line each (RFC 9110 §11.6.1).
     challenges: challenges.length <= 1 ? challenges[0] : challenges

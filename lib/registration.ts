@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { AuthenticationBackend } from './backend'
+import type { Deadlines } from './deadlines'
 import type { AuthenticationOptions } from './options'
 import type { OriginCheck } from './websocket/origins'
 
@@ -7,7 +8,8 @@ import type { OriginCheck } from './websocket/origins'
 export interface Registration {
   readonly backends: readonly AuthenticationBackend[]
   readonly onError: AuthenticationOptions['onError']
-  readonly timeout: number | undefined
+  /** The timeout option's waits, when it is set. */
+  readonly deadlines: Deadlines | undefined
   /** Whether a handshake's `Origin` may open a WebSocket here. */
   readonly allowsOrigin: OriginCheck
   /** Every challenge a guard's 401 carries: the backends' and the `challenge` option's, each once. */
