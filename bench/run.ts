@@ -57,7 +57,7 @@ const PATIENCE = 300
 
 const FULL: Settings = {
   rounds: 5,
-  suites: { core: { passes: 2, seconds: 2, warmup: 10_000 }, ws: { passes: 2, seconds: 1.5, warmup: 1000 }, ...dimensions({ passes: 1, seconds: 0.6, warmup: 5000 }) },
+  suites: { core: { passes: 2, seconds: 2, warmup: 10_000 }, ws: { passes: 2, seconds: 1.5, warmup: 1000 }, ...dimensions({ passes: 1, seconds: 1.2, warmup: 5000 }) },
   memoryFirst: 10_000,
   memoryTotal: 100_000,
   memoryVariants: ['plugin-requires', 'plugin-config'],
