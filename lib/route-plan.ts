@@ -28,7 +28,27 @@ export function planRoute (config: RouteConfig, where: string, hoisted: readonly
     throw new TypeError(`fastify-authentication: config.authenticate of ${where} must be true or false`)
   }
   const guards = requires === undefined ? hoisted : [compileRouteGuard(requires, `config.requires of ${where}`), ...hoisted]
-  return { registration, guards: guards.length === 0 ? NO_GUARDS : Object.freeze(guards), authenticate: authenticate !== false, prepared }
+  return shared({ registration, guards: guards.length === 0 ? NO_GUARDS : Object.freeze(guards), authenticate: authenticate !== false, prepared })
+}
+
+const plansOf = new WeakMap<Registration, Map<string, RoutePlan>>()
+
+/**
+ * The plan an earlier route of the registration has, if it is the same: routes that ask for the
+ * same guards share one, so that a request reads a plan the other routes keep in the CPU's cache,
+ * however many routes the app has.
+ */
+function shared (plan: RoutePlan): RoutePlan {
+  const { registration } = plan
+  if (registration === undefined) return plan
+  let plans = plansOf.get(registration)
+  if (plans === undefined) plansOf.set(registration, plans = new Map())
+  // A guard is plain data (its scopes, match, statusCode and redirect): its JSON names it.
+  const key = JSON.stringify([plan.authenticate, plan.prepared, plan.guards])
+  const known = plans.get(key)
+  if (known !== undefined) return known
+  plans.set(key, plan)
+  return plan
 }
 
 /** Keeps the plan on a copy of the route's config: Fastify's HEAD route shares the original, and its hooks are prepared apart. */
