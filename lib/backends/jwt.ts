@@ -1,4 +1,4 @@
-import { KeyObject, hash } from 'node:crypto'
+import { KeyObject, hash, webcrypto } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import type { JWTVerifyGetKey, JWTVerifyOptions } from 'jose' with { 'resolution-mode': 'import' }
 import { isThenable, type AuthenticationBackend, type AuthenticationResult, type BackendAnswer } from '../backend'
@@ -112,12 +112,15 @@ export function jwt (options: JwtOptions): AuthenticationBackend {
     securityScheme: { name: 'jwt', definition: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
     async setup (fastify) {
       const jose = await loadJose()
-      if (!(settings.key instanceof URL)) {
-        await checkKeyFits(jose, settings.key, algorithms)
-        const short = shortSecret(settings.key, algorithms)
-        if (short !== undefined) fastify.log.warn(short)
+      const { key } = settings
+      if (key instanceof URL) {
+        verifyToken = verifier(settings, jose, remoteKeySet(jose, key))
+        return
       }
-      verifyToken = verifier(settings, jose)
+      await checkKeyFits(jose, key, algorithms)
+      const short = shortSecret(key, algorithms)
+      if (short !== undefined) fastify.log.warn(short)
+      verifyToken = verifier(settings, jose, await staticKey(key, algorithms))
     }
   }
 }
@@ -153,14 +156,26 @@ async function checkKeyFits (jose: Jose, key: Uint8Array | KeyObject, algorithms
   }
 }
 
-function verifier (settings: Settings, jose: Jose): BearerVerify {
+/**
+ * A secret or public key as jose's key function. An HMAC secret is imported into WebCrypto once
+ * for each algorithm: given as bytes, jose would import it again for every token it verifies.
+ * A public key goes as it is: jose keeps its WebCrypto form.
+ */
+async function staticKey (key: Uint8Array | KeyObject, algorithms: readonly string[]): Promise<JWTVerifyGetKey> {
+  const secret = key instanceof KeyObject ? (key.type === 'secret' ? key.export() : undefined) : key
+  if (secret === undefined) return () => key
+  // checkKeyFits let a secret through: every algorithm is HS256, HS384 or HS512.
+  const imported = new Map<string, webcrypto.CryptoKey>()
+  for (const alg of algorithms) {
+    imported.set(alg, await webcrypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: `SHA-${alg.slice(2)}` }, false, ['verify']))
+  }
+  // jose asks only for an algorithm the options allow.
+  return (header) => imported.get(header.alg as string) as webcrypto.CryptoKey
+}
+
+function verifier (settings: Settings, jose: Jose, key: JWTVerifyGetKey): BearerVerify {
   const { verifyOptions, isRevoked } = settings
-  const keySet = settings.key instanceof URL ? remoteKeySet(jose, settings.key) : undefined
-  const staticKey = settings.key as Uint8Array | KeyObject
-  // jwtVerify has one overload for a key and one for a key set.
-  const verifyJwt = keySet === undefined
-    ? (token: string) => jose.jwtVerify(token, staticKey, verifyOptions)
-    : (token: string) => jose.jwtVerify(token, keySet, verifyOptions)
+  const verifyJwt = (token: string) => jose.jwtVerify(token, key, verifyOptions)
   // By the SHA-256 digest of the token; an entry never outlives the token's exp.
   const cache = new Map<string, Verified & { expiresAt: number }>()
 
