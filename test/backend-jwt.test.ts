@@ -295,6 +295,17 @@ t.test('a KeyObject secret, and a public key for RS256, ES256 and EdDSA', async 
   }
 })
 
+t.test('a secret listed for several HMAC algorithms verifies each token with the hash its header names', async (t) => {
+  // Long enough for HS512 (RFC 7518 §3.2: 64 bytes). The secret is imported once per algorithm.
+  const secret = new TextEncoder().encode(SECRET.repeat(2))
+  const other = new TextEncoder().encode('another secret, long enough for every HMAC hash'.repeat(2))
+  const send = await serve(t, jwt({ secret, algorithms: ['HS256', 'HS384', 'HS512'], realm: 'api' }))
+  for (const alg of ['HS256', 'HS384', 'HS512']) {
+    t.equal((await caller(send(`Bearer ${await sign({ sub: alg }, { alg, key: secret })}`))).identity, alg, `${alg} with the secret`)
+    await invalid(t, await send(`Bearer ${await sign({ sub: alg }, { alg, key: other })}`))
+  }
+})
+
 t.test('a secret given as bytes is copied: changing the buffer later changes nothing', async (t) => {
   const bytes = new Uint8Array(secretBytes)
   const send = await serve(t, jwt({ secret: bytes, algorithms: ['HS256'] }))

@@ -3,7 +3,7 @@ import t from 'tap'
 import { connect } from 'node:net'
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyRequest, type preParsingHookHandler } from 'fastify'
 import websocket from '@fastify/websocket'
 import authentication, {
   AuthCredentials, AuthenticationError, SimpleUser, hasRequiredScope, requires, type AuthenticationBackend
@@ -325,6 +325,36 @@ t.test('rule 8: a caller without the scopes never makes the server read, parse o
     }
   }
   t.same(parsed, [], 'the custom parser never ran for a refused caller')
+})
+
+t.test('rule 8: the verdict comes before the preParsing hooks of the route and of every scope registered after the plugin', async (t) => {
+  const ran: string[] = []
+  const spy = (name: string): preParsingHookHandler => (_request, _reply, payload, done) => {
+    ran.push(name)
+    done(null, payload)
+  }
+  const app = Fastify()
+  // The one exception, as the README says: a root preParsing hook added before the plugin.
+  app.addHook('preParsing', spy('root, before the plugin'))
+  await app.register(authentication, { backend: headerBackend, challenge: 'Bearer realm="api"' })
+  app.addHook('preParsing', spy('root, after the plugin'))
+  await app.register(async (child) => {
+    child.addHook('preParsing', spy('child scope'))
+    child.post('/config', { config: { requires: 'authenticated' }, preParsing: spy('route') }, async () => 'handler')
+    child.post('/hook', { preParsing: [spy('route'), requires('authenticated') as never] }, async () => 'handler')
+  })
+  const { http } = await listen(app, t)
+  for (const path of ['/config', '/hook']) {
+    for (const [who, status] of [['anonymous', 401], ['bad', 400], ['alice', 200]] as const) {
+      ran.length = 0
+      const headers: Record<string, string> = who === 'anonymous' ? {} : { 'x-user': who }
+      const response = await fetch(http + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{}' })
+      t.equal(response.status, status, `${path} (${who})`)
+      t.same(ran, status === 200
+        ? ['root, before the plugin', 'root, after the plugin', 'child scope', 'route']
+        : ['root, before the plugin'], `${path} (${who}): the preParsing hooks that ran`)
+    }
+  }
 })
 
 t.test('rule 9: a backend error that is not an AuthenticationError is a plain 500, logged with its cause', async (t) => {
