@@ -1,4 +1,5 @@
 import { get as httpGet } from 'node:http'
+import { text } from 'node:stream/consumers'
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyRequest } from 'fastify'
 import cookie from '@fastify/cookie'
@@ -40,10 +41,7 @@ async function serve (t: Test, place: Place, { async = false, withCookies = fals
 function challenged (url: string, headers: Record<string, string> = {}): Promise<{ status: number, challenges: string[], body: string }> {
   return new Promise((resolve, reject) => {
     httpGet(url, { headers, agent: false }, (response) => {
-      let body = ''
-      response.setEncoding('utf8')
-      response.on('data', (chunk: string) => { body += chunk })
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, challenges: response.headersDistinct['www-authenticate'] ?? [], body }))
+      text(response).then((body) => resolve({ status: response.statusCode ?? 0, challenges: response.headersDistinct['www-authenticate'] ?? [], body }), reject)
     }).on('error', reject)
   })
 }

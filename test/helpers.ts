@@ -1,4 +1,5 @@
 import { request, type Agent, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http'
+import { text } from 'node:stream/consumers'
 import type { AddressInfo, Server } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
@@ -50,13 +51,10 @@ export function get (
     const req = request({ host: hostname, port, path, headers, agent })
     if (timeout !== false) req.setTimeout(timeout, () => req.destroy(new Error(`no answer to ${JSON.stringify(path)} within ${timeout} ms`)))
     req.on('response', (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk: string) => { body += chunk })
-      res.on('end', () => {
+      text(res).then((body) => {
         if (agent === false) req.destroy()
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body })
-      })
+      }, reject)
     })
     // The server upgraded the request (101): the answer, without keeping the socket.
     req.on('upgrade', (res, socket) => {
@@ -116,13 +114,10 @@ export function handshake (url: string, headers: Record<string, string> = {}): P
       socket.close()
     })
     socket.on('unexpected-response', (_request, response) => {
-      let body = ''
-      response.setEncoding('utf8')
-      response.on('data', (chunk: string) => { body += chunk })
-      response.on('end', () => {
+      text(response).then((body) => {
         resolve({ opened: false, status: response.statusCode ?? 0, headers: response.headers, body })
         socket.terminate()
-      })
+      }, reject)
     })
     socket.on('error', reject)
   })

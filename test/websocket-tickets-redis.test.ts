@@ -1,4 +1,5 @@
 // WebSocket tickets shared through Redis, as several server processes share them: a real
+import { text } from 'node:stream/consumers'
 // redis-server on a free port, two Fastify instances each with its own connection and backend.
 // No skipping: without redis-server this test fails, saying how to install it (CI installs it).
 import { spawn } from 'node:child_process'
@@ -98,10 +99,7 @@ async function issue (http: string, { origin, expiresAt }: { origin?: string, ex
     const { hostname, port } = new URL(http)
     const req = httpRequest({ host: hostname, port, path: '/ws-ticket', method: 'POST', headers, agent: false })
     req.on('response', (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk: string) => { body += chunk })
-      res.on('end', () => res.statusCode === 200 ? resolve(JSON.parse(body).ticket) : reject(new Error(`POST /ws-ticket answered ${res.statusCode}: ${body}`)))
+      text(res).then((body) => res.statusCode === 200 ? resolve(JSON.parse(body).ticket) : reject(new Error(`POST /ws-ticket answered ${res.statusCode}: ${body}`)), reject)
     })
     req.on('error', reject)
     req.end()

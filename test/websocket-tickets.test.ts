@@ -1,4 +1,5 @@
 // WebSocket tickets: issued over HTTP, redeemed once in a real handshake (ws clients against a listening server).
+import { text } from 'node:stream/consumers'
 import { once } from 'node:events'
 import { request as httpRequest } from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -61,10 +62,7 @@ function post (origin: string, path: string, headers: Record<string, string> = {
     const { hostname, port } = new URL(origin)
     const req = httpRequest({ host: hostname, port, path, method: 'POST', headers, agent: false })
     req.on('response', (res) => {
-      let body = ''
-      res.setEncoding('utf8')
-      res.on('data', (chunk: string) => { body += chunk })
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+      text(res).then((body) => resolve({ status: res.statusCode ?? 0, body }), reject)
     })
     req.on('error', reject)
     req.end()
@@ -100,13 +98,10 @@ function open (url: string, protocols: string[], { origin, headers }: { origin?:
       socket.terminate()
     })
     socket.on('unexpected-response', (request, response) => {
-      let body = ''
-      response.setEncoding('utf8')
-      response.on('data', (chunk: string) => { body += chunk })
-      response.on('end', () => {
+      text(response).then((body) => {
         request.destroy()
         resolve({ opened: false, status: response.statusCode ?? 0, body })
-      })
+      }, reject)
     })
     socket.on('error', reject)
   })
