@@ -101,7 +101,7 @@ function settle (failure: Failure | null, plan: RoutePlan, request: FastifyReque
 }
 
 function verdict (failure: Failure | null, plan: RoutePlan, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-  // A prepared route always has a registration: prepareRoute runs only where one is.
+  // Only a request whose route a registration covers gets here: authenticate answers the others.
   const registration = plan.registration as Registration
   if (failure === null) return enforce(plan.guards, registration, request, reply, done)
   if (failure === ORIGIN_REFUSED) {

@@ -63,6 +63,7 @@ export function checkOptions (options: AuthenticationOptions): Registration {
     deadlines: timeout === undefined ? undefined : new Deadlines(timeout),
     allowsOrigin: originCheck(origins),
     // One challenge is one header; several are one WWW-Authenticate line each (RFC 9110 §11.6.1).
-    challenges: challenges.length <= 1 ? challenges[0] : challenges
+    challenges: challenges.length <= 1 ? challenges[0] : challenges,
+    plans: new Map()
   }
 }

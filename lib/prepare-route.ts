@@ -9,10 +9,11 @@ const guardedPositions = ['onRequest', 'preParsing', 'preValidation', 'preHandle
 const latePositions = ['preSerialization', 'onSend', 'onResponse', 'onError', 'onTimeout', 'onRequestAbort'] as const
 
 /**
- * The `onRoute` hook: checks the route's `config` at startup, moves its `requires()` hooks into
- * the verdict the plugin gives once every `onRequest` hook has run (so no body is read, parsed
- * or validated for a caller who will be refused), refuses a `requires()` hook placed after the handler, and
- * warns about a WebSocket route whose guard asks for another answer than 403.
+ * The `onRoute` hook: checks the route's `config` at startup and makes its plan, moves its
+ * `requires()` hooks into the verdict the plugin gives once every `onRequest` hook has run (so
+ * no body is read, parsed or validated for a caller who will be refused), refuses a `requires()`
+ * hook placed after the handler, and warns about a WebSocket route whose guard asks for another
+ * answer than 403.
  */
 export function prepareRoute (this: FastifyInstance, route: RouteOptions): void {
   // Nested registrations each have this hook: the first prepares the route.

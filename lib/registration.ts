@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { AuthenticationBackend } from './backend'
 import type { Deadlines } from './deadlines'
 import type { AuthenticationOptions } from './options'
+import type { RoutePlan } from './route-plan'
 import type { OriginCheck } from './websocket/origins'
 
 /** One `app.register(authentication, …)`: what governs the routes of its scope and its children. */
@@ -14,6 +15,8 @@ export interface Registration {
   readonly allowsOrigin: OriginCheck
   /** Every challenge a guard's 401 carries: the backends' and the `challenge` option's, each once. */
   readonly challenges: string | string[] | undefined
+  /** The plans of its routes, one for each set of guards (see `planRoute`). */
+  readonly plans: Map<string, RoutePlan>
 }
 
 const kRegistration = Symbol('fastify-authentication.registration')

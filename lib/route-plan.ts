@@ -31,8 +31,6 @@ export function planRoute (config: RouteConfig, where: string, hoisted: readonly
   return shared({ registration, guards: guards.length === 0 ? NO_GUARDS : Object.freeze(guards), authenticate: authenticate !== false, prepared })
 }
 
-const plansOf = new WeakMap<Registration, Map<string, RoutePlan>>()
-
 /**
  * The plan an earlier route of the registration has, if it is the same: routes that ask for the
  * same guards share one, so that a request reads a plan the other routes keep in the CPU's cache,
@@ -41,13 +39,11 @@ const plansOf = new WeakMap<Registration, Map<string, RoutePlan>>()
 function shared (plan: RoutePlan): RoutePlan {
   const { registration } = plan
   if (registration === undefined) return plan
-  let plans = plansOf.get(registration)
-  if (plans === undefined) plansOf.set(registration, plans = new Map())
   // A guard is plain data (its scopes, match, statusCode and redirect): its JSON names it.
   const key = JSON.stringify([plan.authenticate, plan.prepared, plan.guards])
-  const known = plans.get(key)
+  const known = registration.plans.get(key)
   if (known !== undefined) return known
-  plans.set(key, plan)
+  registration.plans.set(key, plan)
   return plan
 }
 
