@@ -175,6 +175,7 @@ export function markdown (run: Run): string {
     '',
     'Medians over the passes (every pass measures each variant once, in turn); `×inline` is the median of the pass-by-pass',
     'ratios to the hand-written inline check (the floor: read the header, look the token up in a Map, refuse with a JSON 403).',
+    '`inline-twin` is the same server as `inline`, in a second process: its ratio is what noise alone gives.',
     '',
     table(
       ['variant', ...paths.flatMap((path) => [pathTitles[path], '×inline'])],

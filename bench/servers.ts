@@ -1,6 +1,6 @@
 // The benchmarked servers. The core ones do the same job (a bearer token, one scope, a JSON
-// hello) seven ways; backends.ts and scale.ts add the ready-made backends against their peers,
-// and the plugin at scale, each next to the same job written by hand.
+// hello) seven ways, the inline one twice; backends.ts and scale.ts add the ready-made backends
+// against their peers, and the plugin at scale, each next to the same job written by hand.
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import fastifyAuth from '@fastify/auth'
 import bearerAuth from '@fastify/bearer-auth'
@@ -14,13 +14,16 @@ import { hello, inlineCheck, lookUp, tableBackend, type Mode, type Variant } fro
 
 const table = tokenTable()
 const backend = tableBackend(table)
+const inline = hello(async (app) => {
+  app.addHook('onRequest', inlineCheck(table))
+  return {}
+})
 
 export const coreVariants = {
   bare: hello(async () => ({})),
-  inline: hello(async (app) => {
-    app.addHook('onRequest', inlineCheck(table))
-    return {}
-  }),
+  inline,
+  // The same server again, in a process of its own: its ratio to inline is what noise alone gives.
+  'inline-twin': inline,
   'plugin-requires': hello(async (app) => {
     await app.register(authentication, { backend })
     return { preHandler: requires(SCOPE) }
