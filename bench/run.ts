@@ -25,7 +25,7 @@ import { runHttp, CONNECTIONS } from './http'
 import { profile, profiles, type ProfileName } from './profile'
 import { failedTargets, markdown, store, type Memory, type Run } from './report'
 import type { VariantName } from './servers'
-import { suites, type Result, type Suite, type SuiteName } from './suites'
+import { STARTS, suites, type Result, type Suite, type SuiteName } from './suites'
 import { bearer, USER_COUNT, userToken } from './tokens'
 import type { HandshakeClient } from './websocket'
 
@@ -142,7 +142,7 @@ async function main (): Promise<void> {
 }
 
 /**
- * One round of one suite: fresh servers (their startup recorded where the suite asks), warmed on
+ * One round of one suite: fresh servers (their startup recorded where the suite asks, STARTS times), warmed on
  * every case, then `passes` A B C … passes over each case.
  */
 async function inRound (run: Run, round: number, settings: Settings, suite: Suite): Promise<void> {
@@ -151,14 +151,20 @@ async function inRound (run: Run, round: number, settings: Settings, suite: Suit
   // Forwards, then backwards, from one slot to the next: no variant always runs (or starts) first, or right after the same neighbour.
   const inOrder = (slot: number): readonly VariantName[] => slot % 2 === 0 ? suite.variants : [...suite.variants].reverse()
   try {
-    // Startup times are measured once per round, undisturbed if the run's patience allows.
+    // Startup times are measured STARTS times per round, the apps in turn, undisturbed if the run's patience allows.
+    const starts = suite.startup === true ? STARTS : 1
     if (suite.startup === true) await waitForQuiet(patience)
-    for (const name of inOrder(round)) {
-      const server = await startServer(name, suite.mode, suite.startup === true ? { nodeFlags: ['--expose-gc'] } : {})
-      servers.set(name, server)
-      if (suite.startup === true) {
-        store(run.samples, { variant: name, case: 'startup' }, round, server.startup.ms)
-        store(run.samples, { variant: name, case: 'heap' }, round, server.startup.heap)
+    for (let start = 0; start < starts; start++) {
+      const slot = round * starts + start
+      for (const name of inOrder(slot)) {
+        const server = await startServer(name, suite.mode, suite.startup === true ? { nodeFlags: ['--expose-gc'] } : {})
+        if (suite.startup === true) {
+          store(run.samples, { variant: name, case: 'startup' }, slot, server.startup.ms)
+          store(run.samples, { variant: name, case: 'heap' }, slot, server.startup.heap)
+        }
+        // The last start serves the load.
+        if (start === starts - 1) servers.set(name, server)
+        else await server.exit()
       }
     }
     const takes = (name: VariantName, only: readonly VariantName[] | undefined): boolean => only === undefined || only.includes(name)

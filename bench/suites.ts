@@ -36,7 +36,7 @@ export interface Suite {
   readonly startup?: boolean
 }
 
-/** A measured series: `case` on `variant`, one value per slot. The startup suites also record 'startup' (ms) and 'heap' (bytes), one per round. */
+/** A measured series: `case` on `variant`, one value per slot. The startup suites also record 'startup' (ms) and 'heap' (bytes), one per start. */
 export interface Series {
   variant: VariantName
   case: string
@@ -61,6 +61,8 @@ export interface Section {
   targets: Target[]
 }
 
+/** How many times a startup suite's apps start each round, in turn: one startup varies by ±20% on this machine. */
+export const STARTS = 3
 /** No handshake loop goes past this many, whatever the duration. */
 const WS_LIMIT = 100_000
 const WS_CONCURRENCY = 50
@@ -276,7 +278,8 @@ export const sections: Section[] = [
   {
     title: 'Startup and heap with 10,000 routes',
     text: [
-      'The same servers, each round: from building the app to listening, and the heap the app took (after a full GC, less the heap before it was built).'
+      `The same servers, each started ${STARTS} times a round, the apps in turn: from building the app to listening, and the heap the app took`,
+      '(after a full GC, less the heap before it was built). Ratios pair the starts made one after the other.'
     ],
     head: ['app of 10,000 routes', 'startup', '×without auth', 'app heap', '×without auth'],
     rows: ([['routes-bare-10000', 'without auth'], ['routes-inline-10000', 'hand-written check on every route'], ['routes-plugin-10000', 'plugin, half config.requires, half requires()']] as const)
