@@ -1,11 +1,11 @@
 // WebSocket tickets shared through Redis, as several server processes share them: a real
-import { text } from 'node:stream/consumers'
 // redis-server on a free port, two Fastify instances each with its own connection and backend.
 // No skipping: without redis-server this test fails, saying how to install it (CI installs it).
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { request as httpRequest } from 'node:http'
 import { createServer, type AddressInfo } from 'node:net'
+import { text } from 'node:stream/consumers'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyRequest } from 'fastify'

@@ -1,7 +1,7 @@
 // WebSocket tickets: issued over HTTP, redeemed once in a real handshake (ws clients against a listening server).
-import { text } from 'node:stream/consumers'
 import { once } from 'node:events'
 import { request as httpRequest } from 'node:http'
+import { text } from 'node:stream/consumers'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyRequest } from 'fastify'
