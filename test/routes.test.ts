@@ -49,6 +49,38 @@ t.test('config.requires and requires hooks together: every guard applies, the ba
   t.equal(calls, 3)
 })
 
+t.test('routes share a plan only when they ask for the same: one field apart, each keeps its own answer', async (t) => {
+  const app = Fastify()
+  await app.register(authentication, { backend: headerScopes, challenge: 'Basic realm="api"' })
+  app.get('/read', { config: { requires: 'read' } }, async () => 'ok')
+  app.get('/read-again', { preHandler: requires('read') }, async () => 'ok')
+  app.get('/read-404', { config: { requires: { scopes: 'read', statusCode: 404 } } }, async () => 'ok')
+  app.get('/read-login', { config: { requires: { scopes: 'read', redirect: '/login' } } }, async () => 'ok')
+  app.get('/any', { config: { requires: { scopes: ['read', 'write'], match: 'any' } } }, async () => 'ok')
+  app.get('/all', { config: { requires: ['read', 'write'] } }, async () => 'ok')
+  app.get('/anonymous', { config: { authenticate: false, requires: 'read' } }, async () => 'ok')
+  // The same two guards, in the other order: the first one failed answers.
+  app.get('/write-first', { preHandler: [requires('write', { statusCode: 404 }), requires('read', { statusCode: 410 })] }, async () => 'ok')
+  app.get('/read-first', { preHandler: [requires('read', { statusCode: 410 }), requires('write', { statusCode: 404 })] }, async () => 'ok')
+  // The same guard under another registration, whose backend grants 'read' to everyone.
+  await app.register(async (child) => {
+    await child.register(authentication, { backend: { authenticate: () => ({ auth: new AuthCredentials(['read']), user: new SimpleUser('everyone') }) } })
+    child.get('/child/read', { config: { requires: 'read' } }, async () => 'ok')
+  })
+  const { http } = await listen(app, t)
+  const status = async (path: string, scopes?: string): Promise<number> =>
+    (await fetch(http + path, { redirect: 'manual', headers: scopes === undefined ? {} : { 'x-scopes': scopes } })).status
+  const expected: Array<[string, string | undefined, number]> = [
+    ['/read', 'write', 403], ['/read', 'read', 200], ['/read-again', 'write', 403], ['/read-again', 'read', 200],
+    ['/read-404', 'write', 404], ['/read-login', 'write', 303],
+    ['/any', 'write', 200], ['/all', 'write', 403],
+    ['/anonymous', 'read', 401],
+    ['/write-first', 'other', 404], ['/read-first', 'other', 410],
+    ['/read', undefined, 401], ['/child/read', undefined, 200]
+  ]
+  for (const [path, scopes, answer] of expected) t.equal(await status(path, scopes), answer, `${path} with ${scopes ?? 'no scopes'}`)
+})
+
 t.test('config.authenticate: false skips the backend; the request is anonymous', async (t) => {
   const app = Fastify()
   await app.register(authentication, { backend: headerScopes })
