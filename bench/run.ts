@@ -152,13 +152,14 @@ async function inRound (run: Run, round: number, settings: Settings, suite: Suit
   const inOrder = (slot: number): readonly VariantName[] => slot % 2 === 0 ? suite.variants : [...suite.variants].reverse()
   try {
     // Startup times are measured STARTS times per round, the apps in turn, undisturbed if the run's patience allows.
-    const starts = suite.startup === true ? STARTS : 1
-    if (suite.startup === true) await waitForQuiet(patience)
+    const startup = suite.startup === true
+    const starts = startup ? STARTS : 1
+    if (startup) await waitForQuiet(patience)
     for (let start = 0; start < starts; start++) {
       const slot = round * starts + start
       for (const name of inOrder(slot)) {
-        const server = await startServer(name, suite.mode, suite.startup === true ? { nodeFlags: ['--expose-gc'] } : {})
-        if (suite.startup === true) {
+        const server = await startServer(name, suite.mode, startup ? { nodeFlags: ['--expose-gc'] } : {})
+        if (startup) {
           store(run.samples, { variant: name, case: 'startup' }, slot, server.startup.ms)
           store(run.samples, { variant: name, case: 'heap' }, slot, server.startup.heap)
         }
