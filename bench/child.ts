@@ -15,10 +15,15 @@ const START_TIMEOUT = 15_000
 export interface ServerOptions {
   /** Extra node flags for the server: --cpu-prof, --expose-gc… */
   nodeFlags?: string[]
+  /** A command that runs node in the same process, like valgrind: its path and arguments, node's path after them. */
+  wrapper?: string[]
+  /** Milliseconds the server may take to start; START_TIMEOUT by default. */
+  startTimeout?: number
 }
 
 export interface Server {
   readonly url: string
+  readonly pid: number
   /** How long building the app and listening took, and (with --expose-gc) the heap it took. */
   readonly startup: Startup
   /** CPU seconds the server used so far, its clock in seconds, and its monotonic clock in µs. */
@@ -57,16 +62,15 @@ export function serverScript (): string {
 
 export async function startServer (variant: VariantName, mode: Mode, options: ServerOptions = {}): Promise<Server> {
   const script = serverScript()
-  const nodeFlags = options.nodeFlags ?? []
-  // taskset execs node with the same arguments: the IPC channel fork sets up is inherited.
-  const child = pinned()
-    ? fork(script, [variant, mode], { execPath: TASKSET, execArgv: ['-c', SERVER_CORE, process.execPath, ...nodeFlags], stdio: 'inherit' })
-    : fork(script, [variant, mode], { execArgv: nodeFlags, stdio: 'inherit' })
+  // taskset (and the wrapper) exec node with the same arguments: the IPC channel fork sets up is inherited.
+  const command = [...(pinned() ? [TASKSET, '-c', SERVER_CORE] : []), ...(options.wrapper ?? []), process.execPath, ...(options.nodeFlags ?? [])]
+  const child = fork(script, [variant, mode], { execPath: command[0], execArgv: command.slice(1), stdio: 'inherit' })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const ready = await next(child, 'ready', START_TIMEOUT, `the ${variant} ${mode} server did not start`)
+  const ready = await next(child, 'ready', options.startTimeout ?? START_TIMEOUT, `the ${variant} ${mode} server did not start`)
   const url = `${mode === 'ws' ? 'ws' : 'http'}://127.0.0.1:${ready.port}`
   return {
     url,
+    pid: child.pid as number,
     startup: ready.startup,
     usage: () => ask(child, 'usage', `the ${variant} server did not report its CPU usage`),
     heap: async () => (await ask(child, 'heap', `the ${variant} server did not report its heap`)).heapUsed,

@@ -8,8 +8,18 @@ import net from 'node:net'
 import autocannon, { type Request } from 'autocannon'
 
 export const CONNECTIONS = 64
-/** Seconds without an answer after which a load fails. */
-const TIMEOUT = 10
+/** The connections a load opens, and the seconds without an answer after which it fails. */
+const client = { connections: CONNECTIONS, timeout: 10 }
+
+/**
+ * For a server under valgrind (instructions.ts): one request at a time, so that each costs the
+ * same (from many connections, a server answers in batches of varying size, and the instructions
+ * per request vary with the batch), with patience for the JIT, which can hold an answer for seconds.
+ */
+export function oneRequestAtATime (): void {
+  client.connections = 1
+  client.timeout = 120
+}
 
 /** Requests sent in turn by whichever connection is free, serialized once; the turn goes on from one load to the next. */
 export interface Cycle {
@@ -56,10 +66,10 @@ export async function runHttp (load: HttpLoad): Promise<HttpResult> {
 async function withAutocannon (load: HttpLoad, requests: Request[]): Promise<Outcome> {
   const result = await autocannon({
     url: load.url,
-    connections: CONNECTIONS,
+    connections: client.connections,
     requests,
     ...(load.amount === undefined ? { duration: load.duration ?? 1 } : { amount: load.amount }),
-    timeout: TIMEOUT,
+    timeout: client.timeout,
     // autocannon stops on a sample tick: small samples make the duration what was asked.
     sampleInt: 100
   })
@@ -80,7 +90,7 @@ export function cycle (requests: ReadonlyArray<{ path: string, headers: Record<s
 }
 
 /**
- * CONNECTIONS keep-alive connections, each sending the cycle's next request as soon as the
+ * The client's keep-alive connections (CONNECTIONS), each sending the cycle's next request as soon as the
  * answer to its last one is in, until the duration is over or the amount sent. Answers are
  * framed by their Content-Length, which every benchmarked answer has.
  */
@@ -93,7 +103,7 @@ function inCycle (load: HttpLoad, requests: Cycle): Promise<Outcome> {
   const more = (): boolean => performance.now() < deadline && (load.amount === undefined || sent < load.amount)
   return new Promise((resolve) => {
     const sockets: net.Socket[] = []
-    let open = CONNECTIONS
+    let open = client.connections
     let answered = 0
     // A load that stops answering fails, as autocannon's timeout would.
     const watchdog = setInterval(() => {
@@ -102,14 +112,14 @@ function inCycle (load: HttpLoad, requests: Cycle): Promise<Outcome> {
         for (const socket of sockets) socket.destroy()
       }
       answered = outcome.total
-    }, TIMEOUT * 1000)
+    }, client.timeout * 1000)
     const closed = (): void => {
       if (--open > 0) return
       clearInterval(watchdog)
       outcome.seconds = (performance.now() - started) / 1000
       resolve(outcome)
     }
-    for (let i = 0; i < CONNECTIONS; i++) {
+    for (let i = 0; i < client.connections; i++) {
       const socket = net.connect(Number(port), hostname)
       sockets.push(socket)
       socket.setNoDelay(true)

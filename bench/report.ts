@@ -67,7 +67,8 @@ export function growth (memory: Memory): number {
   return memory.last / memory.first - 1
 }
 
-function coreTargets (): Target[] {
+/** The core comparison's targets (the sections carry their own). */
+export function coreTargets (): Target[] {
   const list: Target[] = []
   const ratio = (variant: VariantName, to: VariantName, path: Path): Target['ratio'] => [{ variant, case: path }, { variant: to, case: path }]
   const plugins: VariantName[] = ['plugin-requires', 'plugin-config']

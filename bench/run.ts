@@ -7,6 +7,8 @@
 //   npm run bench -- --quick    one short round of everything, about 2 minutes; bench/results-quick.md
 //   npm run bench -- --quick jwt scopes   only the suites named (see suites.ts), while developing them
 //   npm run bench -- --profile [backends | scale]   CPU profiles (profile.ts); bench/profiles/
+//   npm run bench -- --instructions [suite…]   the per-request targets judged on instructions counted
+//                               under valgrind (instructions.ts), about 40 minutes for all; bench/instructions.md
 //
 // The suites (suites.ts): the core comparison (the same job done by the plugin, an inline check
 // and three peers, over HTTP and WebSocket handshakes), then the ready-made backends against
@@ -22,6 +24,7 @@ import path from 'node:path'
 import { pinned, serverScript, startServer, TASKSET, type Server } from './child'
 import { otherLoad, readCores, waitForQuiet } from './contention'
 import { runHttp, CONNECTIONS } from './http'
+import { countInstructions } from './instructions'
 import { profile, profiles, type ProfileName } from './profile'
 import { failedTargets, markdown, store, type Memory, type Run } from './report'
 import type { VariantName } from './servers'
@@ -100,12 +103,20 @@ async function main (): Promise<void> {
     await profile(path.join(BENCH_DIR, 'profiles'), quick ? 2 : 5, plans, suites(client))
     return
   }
+  // `npm run bench -- --quick jwt scopes`: only the suites named (while developing them).
+  const all = suites(client)
+  const named = all.filter(({ name }) => args.includes(name))
+  const command = `npm run bench${args.length === 0 ? '' : ` -- ${args.join(' ')}`}`
+  if (args.includes('--instructions')) {
+    await countInstructions(BENCH_DIR, command, all, named)
+    return
+  }
   const settings = quick ? QUICK : FULL
   const started = performance.now()
   patience.seconds = settings.patience
   const { core, ws } = settings.suites
   const run: Run = {
-    command: `npm run bench${args.length === 0 ? '' : ` -- ${args.join(' ')}`}`,
+    command,
     build: describeBuild(),
     rounds: settings.rounds,
     settings: `${settings.rounds} round(s); core: ${core.passes} passes of ${core.seconds} s per HTTP run with ${CONNECTIONS} connections, ` +
@@ -120,9 +131,6 @@ async function main (): Promise<void> {
     seconds: 0
   }
 
-  // `npm run bench -- --quick jwt scopes`: only the suites named (while developing them).
-  const all = suites(client)
-  const named = all.filter(({ name }) => args.includes(name))
   await waitForQuiet(patience)
   for (let round = 0; round < settings.rounds; round++) {
     for (const suite of named.length === 0 ? all : named) await inRound(run, round, settings, suite)
