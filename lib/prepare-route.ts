@@ -1,4 +1,5 @@
 import type { FastifyInstance, RouteOptions } from 'fastify'
+import { scopeInternals } from './internals'
 import { registrationOf } from './registration'
 import { guardOf, type Guard } from './requires'
 import { planRoute, preparedPlan, storePlan } from './route-plan'
@@ -56,27 +57,20 @@ function hooksAt (route: RouteOptions, position: typeof guardedPositions[number]
 /**
  * The `onReady` hook: refuses a `requires()` added with `addHook` where it cannot guard, after
  * the handler or in `preParsing` (whose hooks get a payload where a guard expects `done`).
- * Fastify keeps each scope's hooks and children under symbols, found by their description;
- * without them (a future Fastify), such a guard still fails its requests closed: it throws there.
+ * Without Fastify's scope internals (a future Fastify), such a guard still fails its requests
+ * closed: it throws there.
  */
 export async function refuseMisplacedScopeGuards (this: FastifyInstance): Promise<void> {
-  const kHooks = symbolNamed(this, 'fastify.hooks')
-  const kChildren = symbolNamed(this, 'fastify.children')
-  /* c8 ignore next -- only a Fastify without these internals takes this branch */
-  if (kHooks === undefined || kChildren === undefined) return
-  type Internals = Record<symbol, unknown>
-  const visit = (scope: Internals): void => {
-    const hooks = scope[kHooks] as Record<string, unknown[]>
+  const visit = (scope: FastifyInstance): void => {
+    const internals = scopeInternals(scope)
+    /* c8 ignore next -- only a Fastify without these internals takes this branch */
+    if (internals === undefined) return
     for (const position of ['preParsing', ...latePositions]) {
-      if (hooks[position]?.some((hook) => guardOf(hook) !== undefined)) {
+      if (internals.hooks[position].some((hook) => guardOf(hook) !== undefined)) {
         throw new TypeError(`fastify-authentication: requires() was added with addHook('${position}'), where it cannot guard; add it with addHook('onRequest') or addHook('preHandler'), or use config.requires`)
       }
     }
-    for (const child of scope[kChildren] as Internals[]) visit(child)
+    for (const child of internals.children) visit(child)
   }
-  visit(this as unknown as Internals)
-}
-
-function symbolNamed (object: object, description: string): symbol | undefined {
-  return Object.getOwnPropertySymbols(object).find((symbol) => symbol.description === description)
+  visit(this)
 }

@@ -1,7 +1,7 @@
 import type { FastifyRequest, RouteOptions } from 'fastify'
+import { routeConfig, type RouteConfig } from './internals'
 import { registrationOf, type Registration } from './registration'
 import { compileRouteGuard, type Guard } from './requires'
-import { routeConfig, type RouteConfig } from './route-config'
 
 /** What the plugin does for one route, worked out once. */
 export interface RoutePlan {

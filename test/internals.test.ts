@@ -11,11 +11,17 @@ t.test('without the route context, the public getter is read', async (t) => {
     ['a context with another config', { [Symbol('fastify.context')]: { config: { url: '/other' } } }, 3]
   ]
   for (const [name, internals, expected] of fallbacks) {
-    const { routeConfig } = t.mockRequire<typeof import('../lib/route-config')>('../lib/route-config')
+    const { routeConfig } = t.mockRequire<typeof import('../lib/internals')>('../lib/internals')
     let reads = 0
     const request = Object.defineProperty(internals, 'routeOptions', { get () { reads++; return { config } } }) as unknown as FastifyRequest
     t.equal(routeConfig(request), config, name)
     t.equal(routeConfig(request), config, `${name}, again`)
     t.equal(reads, expected, `${name}: the getter is read on each request`)
   }
+})
+
+t.test('a scope without Fastify\'s hooks and children has no internals to read', async (t) => {
+  const { scopeInternals } = t.mockRequire<typeof import('../lib/internals')>('../lib/internals')
+  t.equal(scopeInternals({} as never), undefined)
+  t.equal(scopeInternals({ [Symbol('fastify.hooks')]: {} } as never), undefined, 'hooks without children')
 })
