@@ -1,8 +1,9 @@
-import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { adoptResult, asPluginError, isThenable, runBackends, type BackendAnswer } from './backend'
 import { AuthCredentials } from './credentials'
 import { AuthenticationError, isTimeoutError, notCoveredError } from './errors'
 import { publishAuthenticated, publishRefusal } from './events'
+import { routeContext, scopeInternals, type Hook, type RouteContext } from './internals'
 import { runOnError } from './on-error'
 import type { Registration } from './registration'
 import { enforce, refuseWebSocket } from './requires'
@@ -27,7 +28,8 @@ declare module 'fastify' {
 /**
  * The root `onRequest` hook, which every route of the app meets: finds out who is calling,
  * through the registration nearest to the route. A route the plugin prepared gets its verdict
- * once every `onRequest` hook has run (`judge`); any other one gets it at once.
+ * once every `onRequest` hook has run: here when this hook is its last, else in `judge`. Any
+ * other route gets it at once.
  */
 export function authenticate (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
   const handshake = isWebSocketRequest(request)
@@ -95,9 +97,41 @@ function admit (answer: BackendAnswer, plan: RoutePlan, request: FastifyRequest,
 
 /** What `authenticate` found: judged now, or kept for `judge`. */
 function settle (failure: Failure | null, plan: RoutePlan, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-  if (!plan.prepared) return verdict(failure, plan, request, reply, done)
+  if (!plan.prepared || judgedAtOnce(request)) return verdict(failure, plan, request, reply, done)
   if (failure !== null) request[kFailure] = failure
   done()
+}
+
+const kJudgedAtOnce = Symbol('fastify-authentication.judgedAtOnce')
+type JudgedContext = RouteContext & { [kJudgedAtOnce]?: boolean }
+
+/**
+ * Whether the route's verdict is given in `authenticate`: when no other `onRequest` hook follows
+ * it, none can come between the two, and the route's `preParsing` phase then loses `judge` (with
+ * no other hook there, Fastify skips the phase). Worked out on the route's first request: its
+ * hooks are final once the app is ready. Without Fastify's internals, `judge` keeps the verdict.
+ */
+function judgedAtOnce (request: FastifyRequest): boolean {
+  const context = routeContext(request) as JudgedContext | undefined
+  /* c8 ignore next -- only a Fastify without the route context takes this branch */
+  if (context === undefined) return false
+  return (context[kJudgedAtOnce] ??= moveVerdict(context, request.server))
+}
+
+function moveVerdict (context: RouteContext, scope: FastifyInstance): boolean {
+  const hooks = scopeInternals(scope)?.hooks
+  /* c8 ignore next -- only a Fastify without these internals takes this branch */
+  if (hooks === undefined) return false
+  // A route runs its scope's hooks, then its own (route options, and what onRoute hooks added),
+  // each bound to the scope: the counts and the bound names must tell the same.
+  const onRequest = context.onRequest as readonly Hook[]
+  const preParsing = context.preParsing as readonly Hook[]
+  const at = hooks.preParsing.indexOf(judge)
+  if (hooks.onRequest.at(-1) !== authenticate || onRequest.length !== hooks.onRequest.length ||
+    onRequest[onRequest.length - 1].name !== `bound ${authenticate.name}` || preParsing[at].name !== `bound ${judge.name}`) return false
+  const others = preParsing.filter((_, i) => i !== at)
+  context.preParsing = others.length === 0 ? null : others
+  return true
 }
 
 function verdict (failure: Failure | null, plan: RoutePlan, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {

@@ -328,33 +328,55 @@ t.test('rule 8: a caller without the scopes never makes the server read, parse o
 })
 
 t.test('rule 8: the verdict comes before the preParsing hooks of the route and of every scope registered after the plugin', async (t) => {
-  const ran: string[] = []
-  const spy = (name: string): preParsingHookHandler => (_request, _reply, payload, done) => {
-    ran.push(name)
-    done(null, payload)
-  }
-  const app = Fastify()
-  // The one exception, as the README says: a root preParsing hook added before the plugin.
-  app.addHook('preParsing', spy('root, before the plugin'))
-  await app.register(authentication, { backend: headerBackend, challenge: 'Bearer realm="api"' })
-  app.addHook('preParsing', spy('root, after the plugin'))
-  await app.register(async (child) => {
-    child.addHook('preParsing', spy('child scope'))
-    child.post('/config', { config: { requires: 'authenticated' }, preParsing: spy('route') }, async () => 'handler')
-    child.post('/hook', { preParsing: [spy('route'), requires('authenticated') as never] }, async () => 'handler')
-  })
-  const { http } = await listen(app, t)
-  for (const path of ['/config', '/hook']) {
-    for (const [who, status] of [['anonymous', 401], ['bad', 400], ['alice', 200]] as const) {
-      ran.length = 0
-      const headers: Record<string, string> = who === 'anonymous' ? {} : { 'x-user': who }
-      const response = await fetch(http + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{}' })
-      t.equal(response.status, status, `${path} (${who})`)
-      t.same(ran, status === 200
-        ? ['root, before the plugin', 'root, after the plugin', 'child scope', 'route']
-        : ['root, before the plugin'], `${path} (${who}): the preParsing hooks that ran`)
+  // With no onRequest hook after the plugin's, the verdict is given in it, before any preParsing
+  // hook; with one (here at the root, after the plugin), it waits for it, and a root preParsing
+  // hook added before the plugin runs first: the one exception, as the README says.
+  for (const [wiring, laterOnRequest, refused] of [['nothing after the plugin', false, []], ['an onRequest hook after the plugin', true, ['root, before the plugin']]] as const) {
+    const ran: string[] = []
+    const spy = (name: string): preParsingHookHandler => (_request, _reply, payload, done) => {
+      ran.push(name)
+      done(null, payload)
+    }
+    const app = Fastify()
+    app.addHook('preParsing', spy('root, before the plugin'))
+    await app.register(authentication, { backend: headerBackend, challenge: 'Bearer realm="api"' })
+    app.addHook('preParsing', spy('root, after the plugin'))
+    if (laterOnRequest) app.addHook('onRequest', async () => {})
+    await app.register(async (child) => {
+      child.addHook('preParsing', spy('child scope'))
+      child.post('/config', { config: { requires: 'authenticated' }, preParsing: spy('route') }, async () => 'handler')
+      child.post('/hook', { preParsing: [spy('route'), requires('authenticated') as never] }, async () => 'handler')
+    })
+    const { http } = await listen(app, t)
+    for (const path of ['/config', '/hook']) {
+      for (const [who, status] of [['anonymous', 401], ['bad', 400], ['alice', 200]] as const) {
+        ran.length = 0
+        const headers: Record<string, string> = who === 'anonymous' ? {} : { 'x-user': who }
+        const response = await fetch(http + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: '{}' })
+        t.equal(response.status, status, `${wiring}: ${path} (${who})`)
+        t.same(ran, status === 200
+          ? ['root, before the plugin', 'root, after the plugin', 'child scope', 'route']
+          : refused, `${wiring}: ${path} (${who}): the preParsing hooks that ran`)
+      }
     }
   }
+})
+
+t.test('rule 8: a registration in a child scope gives its verdict after the scope\'s later onRequest hook', async (t) => {
+  // The child scope was created before the plugin decorated requests at the root: its requests lack the decorators' defaults.
+  const app = Fastify()
+  const seen: string[] = []
+  await app.register(async (child) => {
+    await child.register(authentication, { backend: headerBackend })
+    child.addHook('onRequest', async (request) => { seen.push(String(request.headers['x-user'])) })
+    child.post('/guarded', { config: { requires: 'authenticated' } }, async () => 'handler')
+  })
+  const { http } = await listen(app, t)
+  for (const [who, status] of [['anonymous', 403], ['bad', 400], ['alice', 200]] as const) {
+    const headers: Record<string, string> = who === 'anonymous' ? {} : { 'x-user': who }
+    t.equal((await fetch(http + '/guarded', { method: 'POST', headers })).status, status, who)
+  }
+  t.same(seen, ['undefined', 'bad', 'alice'], 'the later onRequest hook ran before each verdict')
 })
 
 t.test('rule 9: a backend error that is not an AuthenticationError is a plain 500, logged with its cause', async (t) => {
