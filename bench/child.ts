@@ -70,7 +70,9 @@ export function serverScript (): string {
 export async function startServer (variant: VariantName, mode: Mode, options: ServerOptions = {}): Promise<Server> {
   const script = serverScript()
   // taskset (and the wrapper) exec node with the same arguments: the IPC channel fork sets up is inherited.
-  const command = [...(pinned() ? [TASKSET, '-c', SERVER_CORE] : []), ...(options.wrapper ?? []), process.execPath, ...NODE_FLAGS, ...(options.nodeFlags ?? [])]
+  // Under a wrapper (valgrind, which counts instructions, not time) the server may take either core.
+  const pin = pinned() && options.wrapper === undefined
+  const command = [...(pin ? [TASKSET, '-c', SERVER_CORE] : []), ...(options.wrapper ?? []), process.execPath, ...NODE_FLAGS, ...(options.nodeFlags ?? [])]
   const child = fork(script, [variant, mode], { execPath: command[0], execArgv: command.slice(1), stdio: 'inherit' })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   const ready = await next(child, 'ready', options.startTimeout ?? START_TIMEOUT, `the ${variant} ${mode} server did not start`)
