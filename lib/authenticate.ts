@@ -16,12 +16,12 @@ import { closeAfterAnswer, isWebSocketRequest } from './websocket/handshake'
 const ORIGIN_REFUSED = Symbol('fastify-authentication.originRefused')
 type Failure = Error | typeof ORIGIN_REFUSED
 
-/** A failure found by `authenticate`, for the verdict `judge` gives. */
-export const kFailure = Symbol('fastify-authentication.failure')
+/** A failure `authenticate` found, kept for the verdict `judge` gives; absent when there was none. */
+const kFailure = Symbol('fastify-authentication.failure')
 
 declare module 'fastify' {
   interface FastifyRequest {
-    [kFailure]: Failure | null | undefined
+    [kFailure]: Failure | undefined
   }
 }
 
@@ -72,7 +72,6 @@ export function authenticate (request: FastifyRequest, reply: FastifyReply, done
 export function judge (request: FastifyRequest, reply: FastifyReply, _payload: unknown, done: HookHandlerDoneFunction): void {
   const plan = planOf(request)
   if (!plan.prepared) return done()
-  // undefined too: a scope created before the plugin's first registration lacks the decorator's default.
   verdict(request[kFailure] ?? null, plan, request, reply, done)
 }
 

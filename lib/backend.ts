@@ -50,7 +50,8 @@ export const kRecognisedBy = Symbol('fastify-authentication.recognisedBy')
 
 declare module 'fastify' {
   interface FastifyRequest {
-    [kRecognisedBy]: AuthenticationBackend | null
+    /** Absent for an anonymous caller. */
+    [kRecognisedBy]: AuthenticationBackend | undefined
   }
 }
 

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { authenticate, judge, kFailure } from './authenticate'
-import { kRecognisedBy } from './backend'
+import { authenticate, judge } from './authenticate'
 import { checkOptions, type AuthenticationOptions } from './options'
 import { prepareRoute, refuseMisplacedScopeGuards } from './prepare-route'
 import { rootOf, storeRegistration } from './registration'
@@ -22,8 +21,8 @@ export async function registerAuthentication (fastify: FastifyInstance, options:
   root[kInstalled] = true
   root.decorateRequest('auth', null as never)
   root.decorateRequest('user', null as never)
-  root.decorateRequest(kRecognisedBy, null)
-  root.decorateRequest(kFailure, null)
+  // The plugin's own state (kRecognisedBy, kFailure) is not a decorator: Fastify would set it on
+  // every request, through a keyed store that costs more than the few requests that need it.
   // addHook on the root reaches every scope, those created before this registration too.
   root.addHook('onRequest', authenticate)
   root.addHook('preParsing', judge)
