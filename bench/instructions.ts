@@ -106,6 +106,8 @@ async function countVariant (dumps: string, suite: Suite, variant: VariantName, 
       for (const kase of cases) await kase.run(server, variant, undefined, WARMUP)
     }
     for (const kase of cases) {
+      // Again right before its windows: those of the case before may have made the JIT recompile.
+      await kase.run(server, variant, undefined, WARMUP)
       const windows: number[] = []
       while (windows.length < WINDOWS) windows.push(await window(kase))
       console.error(`${variant} ${kase.name}: ${windows.map(Math.round).join(', ')} instructions/request`)
@@ -132,8 +134,8 @@ function markdown (command: string, targets: readonly Target[], counts: Readonly
     '',
     `- Node ${process.version}; \`${command}\`; took ${Math.round(seconds)} s`,
     `- Each server under valgrind's callgrind, sent one request at a time, warmed with ${instructions(WARMUP)} requests on each case in turn, ${WARMUPS} times,`,
-    `  then counted over ${WINDOWS} windows of ${instructions(WINDOW)} requests on each case: the median window, and the range (a window with`,
-    '  a major GC or a recompilation counts far more).',
+    `  then on each case ${instructions(WARMUP)} requests more and ${WINDOWS} counted windows of ${instructions(WINDOW)}: the median window, and the range`,
+    '  (a window with a major GC or a recompilation counts far more).',
     '- The ratio is of the medians, the compared server\'s over the measured one\'s, so that it reads like a throughput ratio. Instructions are',
     '  not time: cache misses and system calls cost more than their count, so this judges the code\'s work, `results.md` the time.',
     '',
