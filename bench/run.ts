@@ -8,7 +8,8 @@
 //   npm run bench -- --quick jwt scopes   only the suites named (see suites.ts), while developing them
 //   npm run bench -- --profile [backends | scale]   CPU profiles (profile.ts); bench/profiles/
 //   npm run bench -- --instructions [suite…]   the per-request targets judged on instructions counted
-//                               under valgrind (instructions.ts), about 40 minutes for all; bench/instructions.md
+//                               under valgrind (instructions.ts): 1,171 s for core scopes routes; other
+//                               work on the machine does not change the counts; bench/instructions.md
 //
 // The suites (suites.ts): the core comparison (the same job done by the plugin, an inline check
 // and three peers, over HTTP and WebSocket handshakes), then the ready-made backends against
