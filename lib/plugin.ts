@@ -21,8 +21,8 @@ export async function registerAuthentication (fastify: FastifyInstance, options:
   root[kInstalled] = true
   root.decorateRequest('auth', null as never)
   root.decorateRequest('user', null as never)
-  // The plugin's own state (kRecognisedBy, kFailure) is not a decorator: Fastify would set it on
-  // every request, through a keyed store that costs more than the few requests that need it.
+  // The plugin's own state (kRecognisedBy, kFailure) is no decorator: Fastify would set it on
+  // every request through a megamorphic keyed store; it is written only where it has a value.
   // addHook on the root reaches every scope, those created before this registration too.
   root.addHook('onRequest', authenticate)
   root.addHook('preParsing', judge)
