@@ -65,8 +65,9 @@ export function authenticate (request: FastifyRequest, reply: FastifyReply, done
 }
 
 /**
- * The root `preParsing` hook: the verdict on what `authenticate` found for a prepared route. It
- * comes after every `onRequest` hook, those neighbour plugins add to each route or to a scope
+ * The root `preParsing` hook: the verdict on what `authenticate` found for a prepared route
+ * where another `onRequest` hook follows the plugin's (elsewhere `judgedAtOnce` takes it out).
+ * It comes after every `onRequest` hook, those neighbour plugins add to each route or to a scope
  * (@fastify/rate-limit counts refusals, @fastify/cors adds its headers), and before the body is read.
  */
 export function judge (request: FastifyRequest, reply: FastifyReply, _payload: unknown, done: HookHandlerDoneFunction): void {

@@ -363,7 +363,7 @@ t.test('rule 8: the verdict comes before the preParsing hooks of the route and o
 })
 
 t.test('rule 8: a registration in a child scope gives its verdict after the scope\'s later onRequest hook', async (t) => {
-  // The child scope was created before the plugin decorated requests at the root: its requests lack the decorators' defaults.
+  // Here judge gives the verdict, and reads a failure only from the requests that had one.
   const app = Fastify()
   const seen: string[] = []
   await app.register(async (child) => {
