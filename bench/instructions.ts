@@ -10,7 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { startServer } from './child'
 import { oneRequestAtATime } from './http'
-import { coreTargets } from './report'
+import { count, coreTargets, meets, table } from './report'
 import type { VariantName } from './servers'
 import { spread, type Spread } from './stats'
 import { sections, type Case, type Series, type Suite, type Target } from './suites'
@@ -28,10 +28,6 @@ const WINDOW = 2000
 const WINDOWS = 5
 /** Building 10,000 routes takes minutes under valgrind. */
 const START_TIMEOUT = 30 * 60_000
-
-function instructions (count: number): string {
-  return Math.round(count).toLocaleString('en-US')
-}
 
 /** The series the targets compare, on an HTTP case (the startup and heap targets count no requests). */
 function countedTargets (all: readonly Suite[], named: readonly Suite[]): Array<{ target: Target, suite: Suite }> {
@@ -69,7 +65,7 @@ export async function countInstructions (benchDir: string, command: string, all:
   const counter = async (): Promise<void> => {
     for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
       const [variant, { suite, cases }] = next
-      for (const [name, count] of await countVariant(dumps, suite, variant, [...cases])) counts.set(`${variant} ${name}`, count)
+      for (const [name, measured] of await countVariant(dumps, suite, variant, [...cases])) counts.set(`${variant} ${name}`, measured)
     }
   }
   try {
@@ -121,27 +117,24 @@ async function countVariant (dumps: string, suite: Suite, variant: VariantName, 
 
 function markdown (command: string, targets: readonly Target[], counts: ReadonlyMap<string, Spread>, seconds: number): string {
   const countOf = ({ variant, case: name }: Series): Spread | undefined => counts.get(`${variant} ${name}`)
-  const format = (count: Spread | undefined): string => count === undefined ? '–' : `${instructions(count.median)} (${instructions(count.min)}–${instructions(count.max)})`
+  const format = (measured: Spread | undefined): string => measured === undefined ? '–' : `${count(measured.median)} (${count(measured.min)}–${count(measured.max)})`
   const rows = targets.map((target) => {
     const [of, to] = target.ratio.map(countOf)
     // Fewer instructions, more requests per second: the ratio reads like the throughput one.
     const ratio = (to?.median ?? NaN) / (of?.median ?? NaN)
-    const met = (target.min === undefined || ratio >= target.min) && (target.max === undefined || ratio <= target.max)
-    return [target.what, format(of), format(to), Number.isFinite(ratio) ? `${ratio.toFixed(3)}×` : '–', Number.isFinite(ratio) ? (met ? 'PASS' : 'FAIL') : '–']
+    return [target.what, format(of), format(to), Number.isFinite(ratio) ? `${ratio.toFixed(3)}×` : '–', Number.isFinite(ratio) ? (meets(target, ratio) ? 'PASS' : 'FAIL') : '–']
   })
   return [
     '# fastify-authentication: instructions per request',
     '',
     `- Node ${process.version}; \`${command}\`; took ${Math.round(seconds)} s`,
-    `- Each server under valgrind's callgrind, sent one request at a time, warmed with ${instructions(WARMUP)} requests on each case in turn, ${WARMUPS} times,`,
-    `  then on each case ${instructions(WARMUP)} requests more and ${WINDOWS} counted windows of ${instructions(WINDOW)}: the median window, and the range`,
+    `- Each server under valgrind's callgrind, sent one request at a time, warmed with ${count(WARMUP)} requests on each case in turn, ${WARMUPS} times,`,
+    `  then on each case ${count(WARMUP)} requests more and ${WINDOWS} counted windows of ${count(WINDOW)}: the median window, and the range`,
     '  (a window with a major GC or a recompilation counts far more).',
     '- The ratio is of the medians, the compared server\'s over the measured one\'s, so that it reads like a throughput ratio. Instructions are',
     '  not time: cache misses and system calls cost more than their count, so this judges the code\'s work, `results.md` the time.',
     '',
-    '| target | measured, instructions/request | compared with | ratio | result |',
-    '| --- | --- | --- | --- | --- |',
-    ...rows.map((row) => `| ${row.join(' | ')} |`),
+    table(['target', 'measured, instructions/request', 'compared with', 'ratio', 'result'], rows),
     ''
   ].join('\n')
 }

@@ -95,8 +95,12 @@ function memoryTargets (run: Run): Judged[] {
 }
 
 function passes (target: Judged): boolean {
-  const { median } = target.measured
-  return (target.min === undefined || median >= target.min) && (target.max === undefined || median <= target.max)
+  return meets(target, target.measured.median)
+}
+
+/** Whether a measured value is within a target's bounds. */
+export function meets ({ min, max }: { min?: number, max?: number }, value: number): boolean {
+  return (min === undefined || value >= min) && (max === undefined || value <= max)
 }
 
 function allTargets (run: Run): Judged[] {
@@ -226,7 +230,7 @@ export function markdown (run: Run): string {
   return lines.join('\n')
 }
 
-function table (head: string[], rows: string[][]): string {
+export function table (head: string[], rows: string[][]): string {
   return [head, head.map(() => '---'), ...rows].map((row) => `| ${row.join(' | ')} |`).join('\n')
 }
 
@@ -238,7 +242,7 @@ function mb (bytes: number): string {
   return `${(bytes / 2 ** 20).toFixed(2)} MiB`
 }
 
-function count (n: number): string {
+export function count (n: number): string {
   return Math.round(n).toLocaleString('en-US')
 }
 
