@@ -7,9 +7,9 @@
 //   npm run bench -- --quick    one short round of everything, about 2 minutes; bench/results-quick.md
 //   npm run bench -- --quick jwt scopes   only the suites named (see suites.ts), while developing them
 //   npm run bench -- --profile [backends | scale]   CPU profiles (profile.ts); bench/profiles/
-//   npm run bench -- --instructions [suite…]   the per-request targets judged on instructions counted
-//                               under valgrind (instructions.ts): 1,171 s for core scopes routes; other
-//                               work on the machine does not change the counts; bench/instructions.md
+//   npm run bench -- --instructions [suite…]   the per-request targets judged on the instructions and
+//                               the cycles (with simulated caches) counted under valgrind (instructions.ts);
+//                               other work on the machine does not change the counts; bench/instructions.md
 //
 // The suites (suites.ts): the core comparison (the same job done by the plugin, an inline check
 // and three peers, over HTTP and WebSocket handshakes), then the ready-made backends against
