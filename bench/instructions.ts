@@ -1,18 +1,19 @@
 // `npm run bench -- --instructions [suite…]`: every per-request target judged on what a server
 // executes per request under valgrind's callgrind, instead of requests per second. Time on this
 // shared VM swings by 20% from second to second and by 15% from one process of a server to the
-// next; the count does not, so a ratio of 0.97 can be told from one of 0.95 in one run.
-// Callgrind also simulates the CPU's caches, and the targets are judged on its cycle estimate:
-// the instructions, plus 10 cycles per first-level miss and 100 per last-level miss, so that an
-// app that misses the cache more (10,000 routes) pays for it. What neither sees: system calls,
-// which cost alike in the apps compared (the same socket reads and writes). Writes bench/instructions.md.
+// next; the instructions move by about 1% between processes, so a ratio of 0.97 can be told from
+// one of 0.95 in one run. Callgrind also simulates the CPU's caches: its cycle estimate adds 10
+// cycles per first-level miss and 100 per last-level miss, so that an app that misses the cache
+// more (10,000 routes) pays for it; it moves by about 3% between processes. A target is met when
+// both ratios meet it. What neither sees: system calls, which cost alike in the apps compared
+// (the same socket reads and writes). Writes bench/instructions.md.
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { startServer } from './child'
 import { oneRequestAtATime } from './http'
-import { count, coreTargets, meets, table } from './report'
+import { count, coreTargets, formatSpread, meets, table } from './report'
 import type { VariantName } from './servers'
 import { spread, type Spread } from './stats'
 import { sections, type Case, type Series, type Suite, type Target } from './suites'
@@ -166,7 +167,7 @@ async function countVariant (dumps: string, suite: Suite, variant: VariantName, 
 
 function markdown (command: string, targets: readonly Target[], counts: ReadonlyMap<string, Counted>, seconds: number): string {
   const countOf = ({ variant, case: name }: Series): Counted | undefined => counts.get(`${variant} ${name}`)
-  const format = (measured: Spread | undefined): string => measured === undefined ? '–' : `${count(measured.median)} (${count(measured.min)}–${count(measured.max)})`
+  const format = (measured: Spread | undefined): string => measured === undefined ? '–' : formatSpread(measured, count)
   const rows = targets.map((target) => {
     const [of, to] = target.ratio.map(countOf)
     // Less work, more requests per second: the ratio reads like the throughput one.

@@ -122,7 +122,7 @@ function targetTable (targets: Judged[]): string {
 }
 
 /** A median and its range: `63,124 (62,001–64,300)`, the unit after the median only. */
-function formatSpread ({ median, min, max }: Spread, format: (value: number) => string, unit = ''): string {
+export function formatSpread ({ median, min, max }: Spread, format: (value: number) => string, unit = ''): string {
   return Number.isFinite(median) ? `${format(median)}${unit} (${format(min)}–${format(max)})` : '–'
 }
 
