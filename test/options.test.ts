@@ -1,6 +1,6 @@
 import t from 'tap'
 import Fastify from 'fastify'
-import authentication, { type AuthenticationOptions } from '../lib/index'
+import authentication, { AuthCredentials, type AuthenticationOptions } from '../lib/index'
 
 const backend = { authenticate: () => null }
 
@@ -36,6 +36,21 @@ t.test('good options, including Fastify\'s own register options', async (t) => {
   t.equal(app.hasRequestDecorator('auth'), true)
   t.equal(app.hasRequestDecorator('user'), true)
   t.equal(app.hasPlugin('fastify-authentication'), true)
+})
+
+t.test('request.auth and request.user read null until the plugin\'s hook sets them, and an app can assign them', async (t) => {
+  const app = Fastify()
+  const before: unknown[] = []
+  app.addHook('onRequest', async (request) => { before.push(request.auth, request.user) })
+  await app.register(authentication, { backend })
+  app.get('/', async (request) => {
+    const anonymous = request.auth.scopes
+    request.auth = new AuthCredentials(['assigned'])
+    // Accessors on the prototype (README, decisions): not own properties of the request.
+    return { anonymous, assigned: request.auth.scopes, own: Object.keys(request).filter((key) => key === 'auth' || key === 'user') }
+  })
+  for (let i = 0; i < 2; i++) t.same((await app.inject('/')).json(), { anonymous: [], assigned: ['assigned'], own: [] }, `request ${i + 1}`)
+  t.strictSame(before, [null, null, null, null], 'an onRequest hook before the plugin\'s reads null, on every request')
 })
 
 t.test('registering twice in one scope fails at startup, naming the plugin', async (t) => {
