@@ -10,26 +10,37 @@ let isCredentials: (value: object) => boolean
 let holdsScope: (auth: AuthCredentials, scope: Scope) => boolean
 
 const NONE: readonly Scope[] = Object.freeze([])
+const NOTHING_TO_SCAN: readonly Scope[] = []
 // Past this many scopes a Set answers faster than a scan; below it, building one costs more than it saves.
 const SCAN_LIMIT = 16
 
 /** What the caller may do: the scopes the backend granted. Read-only once built. */
 export class AuthCredentials {
   readonly #scopes: readonly Scope[]
-  // Built on the first check of a long list, so credentials reused across requests pay for it once.
+  // A short list is scanned in a copy that is not frozen: V8 reads a frozen array's elements through
+  // a generic load, not an inlined one, and this runs on every guarded request.
+  readonly #scan: readonly Scope[] | undefined
+  // A long one is looked up in a Set built on its first check, so credentials reused across requests pay for it once.
   #set: ReadonlySet<Scope> | undefined
   /** When these credentials expire, in epoch milliseconds; `undefined` if they do not. */
   readonly expiresAt: number | undefined
 
   static {
     isCredentials = (value) => #scopes in value
-    holdsScope = (auth, scope) => auth.#scopes.length <= SCAN_LIMIT
-      ? auth.#scopes.includes(scope)
-      : (auth.#set ??= new Set(auth.#scopes)).has(scope)
+    holdsScope = (auth, scope) => {
+      const scan = auth.#scan
+      if (scan === undefined) return (auth.#set ??= new Set(auth.#scopes)).has(scope)
+      for (let i = 0; i < scan.length; i++) {
+        if (scan[i] === scope) return true
+      }
+      return false
+    }
   }
 
   constructor (scopes?: Iterable<Scope>, options: AuthCredentialsOptions = {}) {
-    this.#scopes = scopes === undefined ? NONE : checkedCopy(scopes)
+    const list = scopes === undefined ? NOTHING_TO_SCAN : checkedCopy(scopes)
+    this.#scan = list.length <= SCAN_LIMIT ? list : undefined
+    this.#scopes = list.length === 0 ? NONE : Object.freeze(list.length <= SCAN_LIMIT ? list.slice() : list)
     this.expiresAt = expiryOf(options)
   }
 
@@ -38,7 +49,7 @@ export class AuthCredentials {
   }
 }
 
-function checkedCopy (scopes: Iterable<Scope>): readonly Scope[] {
+function checkedCopy (scopes: Iterable<Scope>): Scope[] {
   // A string is iterable too: ['admin'] was meant, and 'admin' would grant 'a', 'd', …
   if (typeof scopes === 'string' || typeof scopes?.[Symbol.iterator] !== 'function') {
     throw new TypeError('AuthCredentials(scopes) takes an array of scope strings')
@@ -50,7 +61,7 @@ function checkedCopy (scopes: Iterable<Scope>): readonly Scope[] {
       throw new TypeError('AuthCredentials(scopes): every scope must be a non-empty string')
     }
   }
-  return Object.freeze(list as Scope[])
+  return list as Scope[]
 }
 
 function expiryOf (options: AuthCredentialsOptions): number | undefined {

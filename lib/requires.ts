@@ -27,7 +27,10 @@ export type RouteRequires = Scope | readonly Scope[] | (RequiresOptions & { scop
 
 /** A compiled `requires`: everything a refusal needs is worked out once, at startup. */
 export interface Guard {
+  /** What each request is checked against: not frozen, as V8 reads a frozen array's elements through a generic, uninlined load. */
   readonly scopes: readonly Scope[]
+  /** The same scopes, frozen: what subscribers and backends are handed, which must not change the guard. */
+  readonly required: readonly Scope[]
   readonly match: ScopeMatch
   /** The status the route chose, or `undefined` for the default (401 or 403). */
   readonly statusCode: number | undefined
@@ -96,7 +99,8 @@ function compileGuard (scopes: Scope | readonly Scope[], options: RequiresOption
     throw new TypeError(`${where}: match must be 'all' or 'any'`)
   }
   return {
-    scopes: Object.freeze([...list]),
+    scopes: [...list],
+    required: Object.freeze([...list]),
     match,
     statusCode,
     redirect: redirect === undefined ? undefined : redirectPrefix(redirect)
@@ -118,7 +122,7 @@ export function enforce (
 }
 
 function refuse (guard: Guard, registration: Registration, request: FastifyRequest, reply: FastifyReply): void {
-  publishRefusal(request, reply, 'missing-scopes', guard.scopes)
+  publishRefusal(request, reply, 'missing-scopes', guard.required)
   if (isWebSocketRequest(request)) return refuseWebSocket(reply)
   if (guard.redirect !== undefined) {
     const { before, after } = guard.redirect
@@ -132,7 +136,7 @@ function refuse (guard: Guard, registration: Registration, request: FastifyReque
   if (statusCode === 401 && challenges !== undefined) {
     reply.header('www-authenticate', challenges)
   } else if (statusCode === 403 && recognisedBy?.insufficientScope !== undefined) {
-    reply.header('www-authenticate', recognisedBy.insufficientScope(guard.scopes))
+    reply.header('www-authenticate', recognisedBy.insufficientScope(guard.required))
   }
   reply.code(statusCode).header('content-type', JSON_TYPE).send(errorBody(statusCode))
 }

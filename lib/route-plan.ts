@@ -19,7 +19,8 @@ const kPlan = Symbol('fastify-authentication.plan')
 type Config = RouteConfig & { [kPlan]?: RoutePlan }
 
 // Most routes have no guard, or only config.requires: they share this, and allocate no list of their own.
-const NO_GUARDS: readonly Guard[] = Object.freeze([])
+// No list of guards is frozen: V8 reads a frozen array's elements through a generic, uninlined load.
+const NO_GUARDS: readonly Guard[] = []
 
 /** Checks a route's `config` and makes its plan, with the guards taken out of its hooks (`hoisted`). */
 export function planRoute (config: RouteConfig, where: string, hoisted: readonly Guard[], registration: Registration | undefined, prepared: boolean): RoutePlan {
@@ -28,7 +29,7 @@ export function planRoute (config: RouteConfig, where: string, hoisted: readonly
     throw new TypeError(`fastify-authentication: config.authenticate of ${where} must be true or false`)
   }
   const guards = requires === undefined ? hoisted : [compileRouteGuard(requires, `config.requires of ${where}`), ...hoisted]
-  return shared({ registration, guards: guards.length === 0 ? NO_GUARDS : Object.freeze(guards), authenticate: authenticate !== false, prepared })
+  return shared({ registration, guards: guards.length === 0 ? NO_GUARDS : guards, authenticate: authenticate !== false, prepared })
 }
 
 /**

@@ -66,6 +66,7 @@ t.test('each refusal is published once its answer is out, with the status the cl
   t.equal(refusedHandshake.opened ? 'opened' : refusedHandshake.status, 403)
   t.same(refused.map(({ reason, statusCode }) => [reason, statusCode]), [...cases.map(([, , reason, status]) => [reason, status]), ['origin', 403]])
   t.same(refused[0].required, ['admin', 'root'], 'missing scopes name the required scopes')
+  t.ok(Object.isFrozen(refused[0].required), 'frozen: a subscriber cannot weaken the guard')
   t.same(refused.map((message) => Object.keys(message).sort()), refused.map((message) => message.reason === 'missing-scopes' ? ['reason', 'request', 'required', 'statusCode'] : ['reason', 'request', 'statusCode']))
   t.equal(refused[0].request.url, '/admin', 'the request is the Fastify request')
   const { request: _, ...rest } = refused[1]

@@ -12,6 +12,15 @@ t.test('AuthCredentials: read-only scopes, empty by default', async (t) => {
   t.throws(() => { (credentials.scopes as string[]).push('admin') }, TypeError)
   t.throws(() => { (credentials as unknown as { scopes: string[] }).scopes = ['admin'] }, TypeError)
   t.same(new AuthCredentials(new Set(['a'])).scopes, ['a'], 'any iterable of scopes')
+  // Checks scan an unfrozen copy of a short list: what `scopes` hands out must still be frozen, and a copy of its own.
+  for (const length of [0, 1, 16, 17, 10_000]) {
+    const list = Array.from({ length }, (_, i) => `scope-${i}`)
+    const held = new AuthCredentials(list)
+    list.push('admin')
+    t.ok(Object.isFrozen(held.scopes), `${length} scopes: frozen`)
+    t.equal(held.scopes.length, length, `${length} scopes: a copy`)
+    t.equal(held.scopes, held.scopes, `${length} scopes: the same list on every read`)
+  }
 })
 
 t.test('AuthCredentials refuses what is not a list of scope names', async (t) => {

@@ -106,6 +106,27 @@ t.test('match: all (default, Starlette) or any', async (t) => {
   t.equal(await status('/all', 'reader,Read,rea,write'), 403, 'prefixes, case variants and substrings grant nothing')
 })
 
+t.test('a backend\'s insufficientScope is handed the guard\'s scopes frozen: it cannot weaken the guard', async (t) => {
+  const handed: Array<readonly string[]> = []
+  const app = await build({
+    backend: {
+      ...headerScopes,
+      insufficientScope (scopes) {
+        handed.push(scopes)
+        try { (scopes as string[]).pop() } catch {}
+        return `Bearer error="insufficient_scope", scope="${scopes.join(' ')}"`
+      }
+    }
+  })
+  app.get('/', { config: { requires: ['read', 'write'] } }, async () => 'ok')
+  const { http } = await listen(app, t)
+  for (let i = 0; i < 2; i++) {
+    const response = await fetch(http + '/', { headers: { 'x-scopes': 'read' } })
+    t.same([response.status, response.headers.get('www-authenticate')], [403, 'Bearer error="insufficient_scope", scope="read write"'], `refusal ${i + 1}`)
+  }
+  t.ok(handed.every((scopes) => Object.isFrozen(scopes)))
+})
+
 t.test('requires works alone or anywhere in an array of hooks', async (t) => {
   const app = await build()
   const order: string[] = []
