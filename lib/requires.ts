@@ -138,12 +138,12 @@ function refuse (guard: Guard, registration: Registration, request: FastifyReque
   } else if (statusCode === 403 && recognisedBy?.insufficientScope !== undefined) {
     reply.header('www-authenticate', recognisedBy.insufficientScope(guard.required))
   }
-  reply.code(statusCode).header('content-type', JSON_TYPE).send(errorBody(statusCode))
+  reply.code(statusCode).type(JSON_TYPE).send(errorBody(statusCode))
 }
 
 /** A WebSocket handshake is always refused with 403, whatever the route asked for (as in Starlette). */
 export function refuseWebSocket (reply: FastifyReply): void {
-  reply.code(403).header('content-type', JSON_TYPE).send(WEBSOCKET_REFUSAL)
+  reply.code(403).type(JSON_TYPE).send(WEBSOCKET_REFUSAL)
 }
 
 /** Fastify's error shape: `{ statusCode, error, message }`. */
