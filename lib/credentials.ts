@@ -16,6 +16,7 @@ const SCAN_LIMIT = 16
 
 /** What the caller may do: the scopes the backend granted. Read-only once built. */
 export class AuthCredentials {
+  // Frozen: what `scopes` hands out.
   readonly #scopes: readonly Scope[]
   // A short list is scanned in a copy that is not frozen: V8 reads a frozen array's elements through
   // a generic load, not an inlined one, and this runs on every guarded request.
@@ -39,8 +40,10 @@ export class AuthCredentials {
 
   constructor (scopes?: Iterable<Scope>, options: AuthCredentialsOptions = {}) {
     const list = scopes === undefined ? NOTHING_TO_SCAN : checkedCopy(scopes)
-    this.#scan = list.length <= SCAN_LIMIT ? list : undefined
-    this.#scopes = list.length === 0 ? NONE : Object.freeze(list.length <= SCAN_LIMIT ? list.slice() : list)
+    const short = list.length <= SCAN_LIMIT
+    this.#scan = short ? list : undefined
+    // A short list is frozen in a copy of its own: the one scanned must not be.
+    this.#scopes = list.length === 0 ? NONE : Object.freeze(short ? list.slice() : list)
     this.expiresAt = expiryOf(options)
   }
 
