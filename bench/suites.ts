@@ -119,6 +119,11 @@ function holderCase (holder: Holder): string {
   return `${holder.count} ${holder.match} ${holder.present ? 'present' : 'absent'}`
 }
 
+/** The same check by a caller holding one scope; none for `all` present, which needs five. */
+function oneScope (holder: Holder): Holder | undefined {
+  return holders.find(({ count, match, present }) => count === 1 && match === holder.match && present === holder.present)
+}
+
 const backends = ['bearer', 'basic', 'jwt'] as const
 type Role = 'inline' | 'plugin' | 'peer'
 const backendVariant = (backend: typeof backends[number], role: Role): VariantName => `${backend}-${role}`
@@ -210,8 +215,8 @@ function measured (variant: VariantName, name: string): Cell {
   return { of: { variant, case: name } }
 }
 
-function target (what: string, variant: VariantName, to: VariantName, name: string, bound: { min: number } | { max: number }): Target {
-  return { what, ratio: [{ variant, case: name }, { variant: to, case: name }], ...bound }
+function target (what: string, variant: VariantName, to: VariantName, name: string, bound: { min: number } | { max: number }, toCase = name): Target {
+  return { what, ratio: [{ variant, case: name }, { variant: to, case: toCase }], ...bound }
 }
 
 export const sections: Section[] = [
@@ -244,18 +249,28 @@ export const sections: Section[] = [
       'their list: with `all`, present holds the five and absent the first four; with `any`, present holds only the last and absent none, so that every',
       'check goes as far as it can. (With one scope, a caller cannot hold all five.) The hand-written check keeps each caller\'s scopes in a Set, built once.'
     ],
-    head: ['scopes held', 'match', 'guard scopes', 'Set-based inline req/s', 'plugin req/s', 'plugin ×inline'],
+    head: ['scopes held', 'match', 'guard scopes', 'Set-based inline req/s', 'plugin req/s', 'plugin ×inline', 'plugin ×itself with 1 scope', 'inline ×itself with 1 scope'],
     rows: holders.map((holder) => [
       holder.count.toLocaleString('en-US'),
       holder.match,
       holder.present ? 'present' : 'absent',
       measured('scopes-inline', holderCase(holder)),
       measured('scopes-plugin', holderCase(holder)),
-      ratio('scopes-plugin', 'scopes-inline', holderCase(holder))
+      ratio('scopes-plugin', 'scopes-inline', holderCase(holder)),
+      ...(['scopes-plugin', 'scopes-inline'] as const).map((variant) => {
+        const one = oneScope(holder)
+        return holder.count === 1 || one === undefined ? '–' : ratio(variant, variant, holderCase(holder), holderCase(one))
+      })
     ]),
-    targets: holders.filter((holder) => holder.count === 10_000).map((holder) => target(
-      `${holder.count.toLocaleString('en-US')} scopes held, ${holder.match}, ${holder.present ? 'present' : 'absent'}: ≥ 0.95× Set-based inline`,
-      'scopes-plugin', 'scopes-inline', holderCase(holder), { min: 0.95 }))
+    targets: holders.filter((holder) => holder.count === 10_000).flatMap((holder) => {
+      const what = `${holder.count.toLocaleString('en-US')} scopes held, ${holder.match}, ${holder.present ? 'present' : 'absent'}`
+      const one = oneScope(holder)
+      return [
+        target(`${what}: ≥ 0.95× Set-based inline`, 'scopes-plugin', 'scopes-inline', holderCase(holder), { min: 0.95 }),
+        // The issue's "within 5% of one with 1 scope": the plugin against itself, where one scope can do the same check.
+        ...(one === undefined ? [] : [target(`${what}: ≥ 0.95× the plugin with 1 scope held`, 'scopes-plugin', 'scopes-plugin', holderCase(holder), { min: 0.95 }, holderCase(one))])
+      ]
+    })
   },
   {
     title: 'Routes',
