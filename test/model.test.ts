@@ -1,5 +1,5 @@
 import t from 'tap'
-import Fastify from 'fastify'
+import Fastify, { type FastifyRequest } from 'fastify'
 import authentication, { AuthCredentials, AuthenticationError, BaseUser, SimpleUser, UnauthenticatedUser, hasRequiredScope } from '../lib/index'
 
 t.test('AuthCredentials: read-only scopes, empty by default', async (t) => {
@@ -20,6 +20,10 @@ t.test('AuthCredentials: read-only scopes, empty by default', async (t) => {
     t.ok(Object.isFrozen(held.scopes), `${length} scopes: frozen`)
     t.equal(held.scopes.length, length, `${length} scopes: a copy`)
     t.equal(held.scopes, held.scopes, `${length} scopes: the same list on every read`)
+    // A scan (up to 16 scopes) or a Set (more): either finds the last scope held, and nothing added later.
+    const request = { auth: held } as unknown as FastifyRequest
+    t.equal(hasRequiredScope(request, `scope-${length - 1}`), length > 0, `${length} scopes: the last one held is granted`)
+    t.equal(hasRequiredScope(request, 'admin'), false, `${length} scopes: a scope pushed afterwards grants nothing`)
   }
 })
 

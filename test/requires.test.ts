@@ -124,6 +124,7 @@ t.test('a backend\'s insufficientScope is handed the guard\'s scopes frozen: it 
     const response = await fetch(http + '/', { headers: { 'x-scopes': 'read' } })
     t.same([response.status, response.headers.get('www-authenticate')], [403, 'Bearer error="insufficient_scope", scope="read write"'], `refusal ${i + 1}`)
   }
+  t.equal(handed.length, 2, 'the challenge was asked for on both refusals')
   t.ok(handed.every((scopes) => Object.isFrozen(scopes)))
 })
 
