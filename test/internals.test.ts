@@ -25,3 +25,16 @@ t.test('a scope without Fastify\'s hooks and children has no internals to read',
   t.equal(scopeInternals({} as never), undefined)
   t.equal(scopeInternals({ [Symbol('fastify.hooks')]: {} } as never), undefined, 'hooks without children')
 })
+
+t.test('a symbol is looked up once, and one kept from another copy of Fastify is not taken for this one\'s', async (t) => {
+  const { symbolNamed } = t.mockRequire<typeof import('../lib/internals')>('../lib/internals')
+  const mine = Symbol('fastify.hooks')
+  let listed = 0
+  const scope = (symbol: symbol): object => new Proxy({ [symbol]: [] }, { ownKeys (target) { listed++; return Reflect.ownKeys(target) } })
+  t.equal(symbolNamed(scope(mine), 'fastify.hooks'), mine)
+  t.equal(symbolNamed(scope(mine), 'fastify.hooks'), mine, 'again')
+  t.equal(listed, 1, 'the second lookup does not list the symbols')
+  const theirs = Symbol('fastify.hooks')
+  t.equal(symbolNamed(scope(theirs), 'fastify.hooks'), theirs, 'another copy of Fastify')
+  t.equal(symbolNamed({}, 'fastify.hooks'), undefined, 'none')
+})
