@@ -179,8 +179,8 @@ async function inRound (run: Run, round: number, settings: Settings, suite: Suit
     }
     const takes = (name: VariantName, only: readonly VariantName[] | undefined): boolean => only === undefined || only.includes(name)
     for (const [name, server] of servers) {
-      for (const { only, run } of suite.cases) {
-        if (takes(name, only)) await run(server, name, undefined, warmup)
+      for (const { only, run, warmup: atLeast } of suite.cases) {
+        if (takes(name, only)) await run(server, name, undefined, Math.max(warmup, atLeast?.(name) ?? 0))
       }
     }
     for (let pass = 0; pass < passes; pass++) {
