@@ -157,7 +157,7 @@ function renderSection (run: Run, section: Section): string[] {
     `## ${section.title}`,
     '',
     ...section.text,
-    `Medians (min–max) over the ${run.rounds} interleaved round(s) of \`${run.command}\`; ratios are taken round by round` +
+    `Medians (min–max) over the passes of the ${run.rounds} interleaved round(s) of \`${run.command}\`; ratios are taken pass by pass` +
       `${leftOut(run, sectionSeries(section)) === 0 ? '' : `, leaving out the ${leftOut(run, sectionSeries(section))} run(s) still disturbed after 3 attempts`}.`,
     '',
     table(section.head, section.rows.map((row) => row.map((cell) => formatCell(run, cell)))),
