@@ -2,7 +2,7 @@
 import os from 'node:os'
 import { coreVariantNames, type VariantName } from './servers'
 import { pairedRatio, pairedRatios, median, spread, type Spread } from './stats'
-import { sections, type Cell, type Section, type Series, type Target } from './suites'
+import { pairKey, sections, type Cell, type Section, type Series, type Target } from './suites'
 
 export const paths = ['accepted', 'denied', 'wsOpen', 'wsRefused'] as const
 export type Path = typeof paths[number]
@@ -33,6 +33,8 @@ export interface Run {
   settings: string
   pinned: boolean
   samples: Samples
+  /** The ratios of the pairs measured side by side (by `pairKey`), one per slot. */
+  pairs: Record<string, number[]>
   /** Server CPU time / wall time during each measurement. */
   cpu: Samples
   /** The share of a core other work took during each measurement kept. */
@@ -80,9 +82,13 @@ export function coreTargets (): Target[] {
   return list
 }
 
+/** A pair's slot-by-slot ratios: measured side by side, or those of the two series measured in turn. */
+function ratios (run: Run, pair: [Series, Series]): number[] {
+  return run.pairs[pairKey(pair)] ?? pairedRatios(series(run.samples, pair[0]), series(run.samples, pair[1]))
+}
+
 function judge (run: Run, target: Target): Judged {
-  const [of, to] = target.ratio
-  return { what: target.what, measured: spread(pairedRatios(series(run.samples, of), series(run.samples, to))), unit: '×', min: target.min, max: target.max }
+  return { what: target.what, measured: spread(ratios(run, target.ratio)), unit: '×', min: target.min, max: target.max }
 }
 
 function memoryTargets (run: Run): Judged[] {
@@ -128,7 +134,7 @@ export function formatSpread ({ median, min, max }: Spread, format: (value: numb
 
 function formatCell (run: Run, cell: Cell): string {
   if (typeof cell === 'string') return cell
-  if ('ratio' in cell) return formatSpread(spread(pairedRatios(series(run.samples, cell.ratio[0]), series(run.samples, cell.ratio[1]))), (ratio) => ratio.toFixed(3))
+  if ('ratio' in cell) return formatSpread(spread(ratios(run, cell.ratio)), (ratio) => ratio.toFixed(3))
   // Requests per second, or a startup's milliseconds and bytes.
   const values = spread(series(run.samples, cell.of))
   if (cell.of.case === 'startup') return formatSpread(values, count, ' ms')

@@ -15,10 +15,11 @@
 // and three peers, over HTTP and WebSocket handshakes), then the ready-made backends against
 // their peers and the plugin at scale, each next to the same job written by hand.
 //
-// Each round starts a fresh process per variant (so that no variant keeps one lucky or unlucky
-// JIT for the whole run), warms them all, then measures them in turn, A B C … A B C …, a few
-// seconds each: a variant and the inline check it is compared with run seconds apart, and a
-// slow spell of the machine hits them alike. Each A B C … pass is a "slot"; ratios pair slots.
+// Each round starts fresh server processes (so that no variant keeps one lucky or unlucky JIT
+// for the whole run) and warms them all. The core suites then measure them in turn, A B C …
+// A B C …, a few seconds each. The other suites measure the servers compared side by side, at
+// the same time on core 1: on this shared VM the machine's speed moves from one second to the
+// next, and only at once does a slow spell hit them alike. Each pass is a "slot"; ratios pair slots.
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -27,9 +28,9 @@ import { otherLoad, readCores, waitForQuiet } from './contention'
 import { runHttp, CONNECTIONS } from './http'
 import { countInstructions } from './instructions'
 import { profile, profiles, type ProfileName } from './profile'
-import { failedTargets, markdown, store, type Memory, type Run } from './report'
+import { failedTargets, markdown, series as seriesValues, store, type Memory, type Run } from './report'
 import type { VariantName } from './servers'
-import { STARTS, suites, type Result, type Suite, type SuiteName } from './suites'
+import { comparedPairs, pairKey, STARTS, suites, type Case, type Series, type Suite, type SuiteName } from './suites'
 import { bearer, USER_COUNT, userToken } from './tokens'
 import type { HandshakeClient } from './websocket'
 
@@ -61,10 +62,10 @@ const PATIENCE = 300
 
 const FULL: Settings = {
   rounds: 5,
-  // The dimensions take one pass of 1.2 s a round. Three of 0.4 s (run 9) gave three times the
-  // ratios, each moving about twice as much (a stall of the machine weighs more in a short
-  // window): the medians came out no more precise, for the same time.
-  suites: { core: { passes: 2, seconds: 2, warmup: 10_000 }, ws: { passes: 2, seconds: 1.5, warmup: 1000 }, ...dimensions({ passes: 1, seconds: 1.2, warmup: 5000 }) },
+  // The dimensions are measured side by side, one pass of 3 s a round. In turn, the same variant
+  // and its reference, measured 1.2 s each one after the other, came out up to 2× apart on this
+  // shared VM, and the targets were missed at random (runs 8 to 10); side by side, within a few %.
+  suites: { core: { passes: 2, seconds: 2, warmup: 10_000 }, ws: { passes: 2, seconds: 1.5, warmup: 1000 }, ...dimensions({ passes: 1, seconds: 2, warmup: 30_000 }) },
   memoryFirst: 10_000,
   memoryTotal: 100_000,
   memoryVariants: ['plugin-requires', 'plugin-config'],
@@ -73,7 +74,7 @@ const FULL: Settings = {
 
 const QUICK: Settings = {
   rounds: 1,
-  suites: { core: { passes: 2, seconds: 0.7, warmup: 10_000 }, ws: { passes: 2, seconds: 0.5, warmup: 1000 }, ...dimensions({ passes: 1, seconds: 0.4, warmup: 3000 }) },
+  suites: { core: { passes: 2, seconds: 0.7, warmup: 10_000 }, ws: { passes: 2, seconds: 0.5, warmup: 1000 }, ...dimensions({ passes: 1, seconds: 1, warmup: 30_000 }) },
   memoryFirst: 10_000,
   memoryTotal: 100_000,
   memoryVariants: ['plugin-requires'],
@@ -125,9 +126,10 @@ async function main (): Promise<void> {
     rounds: settings.rounds,
     settings: `${settings.rounds} round(s); core: ${core.passes} passes of ${core.seconds} s per HTTP run with ${CONNECTIONS} connections, ` +
       `${ws.seconds} s per handshake run with 50 concurrent ${client === 'ws' ? 'ws package' : 'raw TCP'} clients; ` +
-      `other suites: ${settings.suites.bearer.passes} pass(es) of ${settings.suites.bearer.seconds} s per round`,
+      `other suites: side by side, ${settings.suites.bearer.passes} pass(es) of ${settings.suites.bearer.seconds} s per round`,
     pinned: pinned(),
     samples: {},
+    pairs: {},
     cpu: {},
     other: [],
     leftOut: [],
@@ -153,90 +155,123 @@ async function main (): Promise<void> {
   if (failed > 0) console.log(`${failed} target(s) missed`)
 }
 
+/** A server and the case it is loaded with. */
+interface Load {
+  variant: VariantName
+  case: Case
+  server: Server
+}
+
 /**
- * One round of one suite: fresh servers (their startup recorded where the suite asks, STARTS times), warmed on
- * every case, then `passes` A B C … passes over each case.
+ * One round of one suite: its apps' startups first where it records them (STARTS times, the apps
+ * in turn), then fresh servers, warmed on their cases, then `passes` passes over the cases. In
+ * turn, a server per variant takes each of its cases, A B C … one after another. Side by side, a
+ * server per variant and case, and a pass loads each pair the sections compare at once.
  */
 async function inRound (run: Run, round: number, settings: Settings, suite: Suite): Promise<void> {
   const { passes, seconds, warmup } = settings.suites[suite.name]
-  const servers = new Map<VariantName, Server>()
   // Forwards, then backwards, from one slot to the next: no variant always runs (or starts) first, or right after the same neighbour.
   const inOrder = (slot: number): readonly VariantName[] => slot % 2 === 0 ? suite.variants : [...suite.variants].reverse()
+  if (suite.startup === true) await recordStartups(run, round, suite, inOrder)
+  const servers: Server[] = []
   try {
-    // Startup times are measured STARTS times per round, the apps in turn, undisturbed if the run's patience allows.
-    const startup = suite.startup === true
-    const starts = startup ? STARTS : 1
-    if (startup) await waitForQuiet(patience)
-    for (let start = 0; start < starts; start++) {
-      const slot = round * starts + start
-      for (const name of inOrder(slot)) {
-        const server = await startServer(name, suite.mode, startup ? { nodeFlags: ['--expose-gc'] } : {})
-        if (startup) {
-          store(run.samples, { variant: name, case: 'startup' }, slot, server.startup.ms)
-          store(run.samples, { variant: name, case: 'heap' }, slot, server.startup.heap)
+    const loads: Load[] = []
+    const byVariant = new Map<VariantName, Server>()
+    for (const kase of suite.cases) {
+      for (const variant of suite.variants) {
+        if (kase.only !== undefined && !kase.only.includes(variant)) continue
+        let server = suite.sideBySide === true ? undefined : byVariant.get(variant)
+        if (server === undefined) {
+          server = await startServer(variant, suite.mode)
+          servers.push(server)
+          byVariant.set(variant, server)
         }
-        // The last start serves the load.
-        if (start === starts - 1) servers.set(name, server)
-        else await server.exit()
-      }
-    }
-    const takes = (name: VariantName, only: readonly VariantName[] | undefined): boolean => only === undefined || only.includes(name)
-    for (const [name, server] of servers) {
-      for (const { only, run, warmup: atLeast } of suite.cases) {
-        if (takes(name, only)) await run(server, name, undefined, Math.max(warmup, atLeast?.(name) ?? 0))
+        await kase.run(server, variant, undefined, Math.max(warmup, kase.warmup?.(variant) ?? 0))
+        loads.push({ variant, case: kase, server })
       }
     }
     for (let pass = 0; pass < passes; pass++) {
       const slot = round * passes + pass
-      for (const { name: what, only, run: load } of suite.cases) {
-        for (const name of inOrder(slot)) {
-          if (!takes(name, only)) continue
-          const server = servers.get(name) as Server
-          await record(run, suite, server, name, what, slot, () => load(server, name, seconds))
-        }
-      }
+      for (const together of batches(suite, loads, inOrder(slot))) await record(run, suite, together, slot, seconds)
     }
   } finally {
-    for (const server of servers.values()) await server.exit()
+    for (const server of servers) await server.exit()
+  }
+}
+
+/** The loads measured together, in the order they are measured: one at a time, or the pairs compared. */
+function batches (suite: Suite, loads: Load[], order: readonly VariantName[]): Load[][] {
+  const load = ({ variant, case: name }: Series): Load[] => loads.filter((one) => one.variant === variant && one.case.name === name)
+  if (suite.sideBySide === true) return comparedPairs(suite).map((pair) => pair.flatMap(load))
+  return suite.cases.flatMap((kase) => order.flatMap((variant) => load({ variant, case: kase.name }).map((one) => [one])))
+}
+
+/** Each app's startup time and the heap it took, STARTS times a round, the apps in turn, undisturbed if the run's patience allows. */
+async function recordStartups (run: Run, round: number, suite: Suite, inOrder: (slot: number) => readonly VariantName[]): Promise<void> {
+  await waitForQuiet(patience)
+  for (let start = 0; start < STARTS; start++) {
+    const slot = round * STARTS + start
+    for (const name of inOrder(slot)) {
+      const server = await startServer(name, suite.mode, { nodeFlags: ['--expose-gc'] })
+      store(run.samples, { variant: name, case: 'startup' }, slot, server.startup.ms)
+      store(run.samples, { variant: name, case: 'heap' }, slot, server.startup.heap)
+      await server.exit()
+    }
   }
 }
 
 /**
- * Runs one measurement and keeps its rate for this slot, with the server's CPU use during it.
- * If other work shared the cores meanwhile, or an HTTP server was left idle (on this shared VM,
- * the load core sometimes stalls), it is made again once the machine is quiet: ATTEMPTS in all,
- * while the run's patience lasts. One still disturbed is left out of the results.
+ * Runs loads at once and keeps their rates for this slot, with each server's CPU use during it
+ * (side by side, a series may be in several pairs: its first is kept) and the ratio of a pair.
+ * Alone, a server has core 1 to itself, and its rate is its requests per second. Side by side,
+ * the servers share the core (the scheduler gives each a fair share), and a rate is requests per
+ * second of the server's own CPU time: what it would answer with the core to itself, measured
+ * over the same seconds as the others, so that a slow spell of the machine slows them alike.
+ * If other work shared the cores meanwhile, or an HTTP load left core 1 idle (on this shared VM,
+ * the load core sometimes stalls), they are made again once the machine is quiet: ATTEMPTS in
+ * all, while the run's patience lasts. Loads still disturbed are left out of the results.
  */
-async function record (run: Run, suite: Suite, server: Server, name: VariantName, what: string, slot: number, measure: () => Promise<Result>): Promise<void> {
-  let best: { rate: number, cpu: number, other: number, disturbance: number } | undefined
+async function record (run: Run, suite: Suite, loads: Load[], slot: number, seconds: number): Promise<void> {
+  let best: { rates: number[], cpu: number[], other: number, disturbance: number } | undefined
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     if (attempt > 1) {
       // Retries wait for quiet first, and stop with the run's patience: the time stays bounded.
       if (patience.seconds <= 0) break
       await waitForQuiet(patience)
     }
-    const before = { server: await server.usage(), cores: readCores() }
-    const { rps: rate } = await measure()
-    const after = { server: await server.usage(), cores: readCores() }
-    const wall = after.server.wall - before.server.wall
-    const cpu = (after.server.cpu - before.server.cpu) / wall
-    const other = otherLoad(before.cores, after.cores, after.server.cpu - before.server.cpu, wall)
-    console.error(`${Math.round(performance.now() / 1000).toString().padStart(4)} s  ${suite.name.padEnd(7)} slot ${slot + 1}  ${name.padEnd(20)} ${what.padEnd(16)} ${Math.round(rate).toString().padStart(7)}/s  server CPU ${percent(cpu)}  other load ${percent(other)}`)
-    // Above 0: disturbed, by other work, or (HTTP only) by a load that left the server idle.
-    const disturbance = Math.max((Number.isFinite(other) ? other : 0) - MAX_OTHER_LOAD, suite.mode === 'http' ? MIN_HTTP_SERVER_CPU - cpu : -1)
-    if (best === undefined || disturbance < best.disturbance) best = { rate, cpu, other, disturbance }
+    const usage = async (): Promise<Array<{ cpu: number, wall: number }>> => await Promise.all(loads.map(async ({ server }) => await server.usage()))
+    const before = { servers: await usage(), cores: readCores() }
+    const results = await Promise.all(loads.map(async ({ server, variant, case: kase }) => await kase.run(server, variant, seconds)))
+    const after = { servers: await usage(), cores: readCores() }
+    const wall = after.servers[0].wall - before.servers[0].wall
+    const cpuSeconds = loads.map((_, i) => after.servers[i].cpu - before.servers[i].cpu)
+    const busy = cpuSeconds.reduce((sum, cpu) => sum + cpu, 0)
+    const rates = results.map((result, i) => suite.sideBySide === true ? result.total / cpuSeconds[i] : result.rps)
+    const cpu = cpuSeconds.map((used) => used / wall)
+    const other = otherLoad(before.cores, after.cores, busy, wall)
+    loads.forEach(({ variant, case: kase }, i) => {
+      console.error(`${Math.round(performance.now() / 1000).toString().padStart(4)} s  ${suite.name.padEnd(7)} slot ${slot + 1}  ${variant.padEnd(20)} ${kase.name.padEnd(16)} ${Math.round(rates[i]).toString().padStart(7)}/s  server CPU ${percent(cpu[i])}  other load ${percent(other)}`)
+    })
+    // Above 0: disturbed, by other work, or (HTTP only) by a load that left core 1 idle.
+    const disturbance = Math.max((Number.isFinite(other) ? other : 0) - MAX_OTHER_LOAD, suite.mode === 'http' ? MIN_HTTP_SERVER_CPU - busy / wall : -1)
+    if (best === undefined || disturbance < best.disturbance) best = { rates, cpu, other, disturbance }
     if (disturbance <= 0) break
   }
   if (best === undefined) return
-  const series = { variant: name, case: what }
+  const { rates, cpu, other, disturbance } = best
+  const measured = loads.map(({ variant, case: kase }) => ({ variant, case: kase.name }))
   // Still disturbed: left out, so that a slot's ratio compares two undisturbed runs, or none.
-  if (best.disturbance > 0) {
-    run.leftOut.push(series)
+  if (disturbance > 0) {
+    run.leftOut.push(...measured)
     return
   }
-  store(run.samples, series, slot, best.rate)
-  store(run.cpu, series, slot, best.cpu)
-  run.other.push(best.other)
+  measured.forEach((series, i) => {
+    if (Number.isFinite(seriesValues(run.samples, series)[slot])) return
+    store(run.samples, series, slot, rates[i])
+    store(run.cpu, series, slot, cpu[i])
+    run.other.push(other)
+  })
+  if (suite.sideBySide === true) (run.pairs[pairKey([measured[0], measured[1]])] ??= [])[slot] = rates[0] / rates[1]
 }
 
 /** The commit the measured lib/ was built from, and whether lib/ had changes not yet committed. */

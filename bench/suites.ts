@@ -34,8 +34,14 @@ export interface Suite {
   /** The servers each round starts, measured in this order, then the reverse. */
   readonly variants: readonly VariantName[]
   readonly cases: readonly Case[]
-  /** Whether the servers start with --expose-gc, so that the heap their app takes is recorded with their startup time. */
+  /** Whether each app's startup time and the heap it takes are recorded, in starts of their own (with --expose-gc) before the load. */
   readonly startup?: boolean
+  /**
+   * Whether the servers compared are loaded side by side rather than in turn: each variant gets a
+   * server per case, and each pair of series a section compares is loaded at once, the two
+   * servers sharing core 1 (run.ts).
+   */
+  readonly sideBySide?: boolean
 }
 
 /** A measured series: `case` on `variant`, one value per slot. The startup suites also record 'startup' (ms) and 'heap' (bytes), one per start. */
@@ -78,6 +84,15 @@ const headers = (authorization: string): Request[] => [{ headers: { authorizatio
 const accepted = headers(ACCEPTED)
 const denied = headers(DENIED)
 
+/**
+ * The same request over and over, from the cycle client (http.ts): side by side, the one load
+ * core feeds several servers at once, and autocannon would cost it more than the servers spend.
+ */
+function repeated (path: string, authorization: string): () => Cycle {
+  const requests = cycle([{ path, headers: { authorization } }])
+  return () => requests
+}
+
 function httpCase (name: string, path: string, expect: readonly number[], requests: (variant: VariantName) => HttpLoad['requests'] | Promise<HttpLoad['requests']>, only?: readonly VariantName[], warmup?: Case['warmup']): Case {
   return {
     name,
@@ -108,8 +123,8 @@ function perVariant<T> (make: (variant: VariantName) => T): (variant: VariantNam
 }
 
 const freshTokens = once(() => jwtTokens(FRESH_TOKENS))
-const oneToken = once(async () => headers(bearer((await freshTokens())[0])))
-const foreignToken = once(async () => headers(bearer((await jwtTokens(1, FOREIGN_JWT_SECRET))[0])))
+const oneToken = once(async () => repeated('/hello', bearer((await freshTokens())[0]))())
+const foreignToken = once(async () => repeated('/hello', bearer((await jwtTokens(1, FOREIGN_JWT_SECRET))[0]))())
 /** Each variant goes through the tokens in turn: no server sees a token twice in FRESH_TOKENS requests. */
 const fresh = perVariant(async () => cycle((await freshTokens()).map((token) => ({ path: '/hello', headers: { authorization: bearer(token) } }))))
 
@@ -141,8 +156,6 @@ type Role = 'inline' | 'plugin' | 'peer'
 const backendVariant = (backend: typeof backends[number], role: Role): VariantName => `${backend}-${role}`
 
 export function suites (client: HandshakeClient): Suite[] {
-  const basicAccepted = headers(basicCredentials(BASIC_USER, BASIC_PASSWORD))
-  const basicDenied = headers(basicCredentials(BASIC_USER, 'wrong password'))
   const routes: RouteApp[] = ['routes-bare-10000', 'routes-inline-10', 'routes-plugin-10', 'routes-inline-10000', 'routes-plugin-10000']
   const guardedRoutes = routes.filter((app) => app !== 'routes-bare-10000')
   return [
@@ -167,36 +180,44 @@ export function suites (client: HandshakeClient): Suite[] {
     {
       name: 'bearer',
       mode: 'http',
+      sideBySide: true,
       variants: ['bearer-inline', 'bearer-plugin', 'bearer-peer'],
-      cases: [httpCase('accepted', '/hello', [200], () => accepted), httpCase('denied', '/hello', [401], () => denied)]
+      cases: [httpCase('accepted', '', [200], repeated('/hello', ACCEPTED)), httpCase('denied', '', [401], repeated('/hello', DENIED))]
     },
     {
       name: 'basic',
       mode: 'http',
+      sideBySide: true,
       variants: ['basic-inline', 'basic-plugin', 'basic-peer'],
-      cases: [httpCase('accepted', '/hello', [200], () => basicAccepted), httpCase('denied', '/hello', [401], () => basicDenied)]
+      cases: [
+        httpCase('accepted', '', [200], repeated('/hello', basicCredentials(BASIC_USER, BASIC_PASSWORD))),
+        httpCase('denied', '', [401], repeated('/hello', basicCredentials(BASIC_USER, 'wrong password')))
+      ]
     },
     {
       name: 'jwt',
       mode: 'http',
+      sideBySide: true,
       variants: ['jwt-inline', 'jwt-plugin', 'jwt-peer'],
       cases: [
-        httpCase('reused', '/hello', [200], oneToken),
-        httpCase('fresh', '/hello', [200], fresh),
-        httpCase('denied', '/hello', [401], foreignToken)
+        httpCase('reused', '', [200], oneToken),
+        httpCase('fresh', '', [200], fresh),
+        httpCase('denied', '', [401], foreignToken)
       ]
     },
     {
       name: 'scopes',
       mode: 'http',
+      sideBySide: true,
       variants: ['scopes-inline', 'scopes-plugin'],
-      cases: holders.map((holder) => httpCase(holderCase(holder), `/${holder.match}`, [holder.present ? 200 : 403], () => headers(bearer(holderToken(holder)))))
+      cases: holders.map((holder) => httpCase(holderCase(holder), '', [holder.present ? 200 : 403], repeated(`/${holder.match}`, bearer(holderToken(holder)))))
     },
     {
       name: 'routes',
       mode: 'http',
       variants: routes,
       startup: true,
+      sideBySide: true,
       // The app without auth is there for its startup only.
       cases: [
         httpCase('accepted', '', [200], everyRoute(ACCEPTED), guardedRoutes, everyRouteWarmedUp),
@@ -206,8 +227,9 @@ export function suites (client: HandshakeClient): Suite[] {
     {
       name: 'timeout',
       mode: 'http',
+      sideBySide: true,
       variants: ['async-inline', 'async-plugin', 'async-plugin-timeout'],
-      cases: [httpCase('accepted', '/hello', [200], () => accepted), httpCase('denied', '/hello', [403], () => denied)]
+      cases: [httpCase('accepted', '', [200], repeated('/hello', ACCEPTED)), httpCase('denied', '', [403], repeated('/hello', DENIED))]
     }
   ]
 }
@@ -329,3 +351,25 @@ export const sections: Section[] = [
     targets: []
   }
 ]
+
+/**
+ * The pairs of series a side-by-side suite loads at once, each pass: every pair the sections
+ * compare (in a cell or a target) whose two series the suite measures, once each.
+ */
+export function comparedPairs (suite: Suite): Array<[Series, Series]> {
+  const measures = ({ variant, case: name }: Series): boolean => suite.variants.includes(variant) &&
+    suite.cases.some((kase) => kase.name === name && (kase.only === undefined || kase.only.includes(variant)))
+  const pairs = new Map<string, [Series, Series]>()
+  for (const section of sections) {
+    const compared = [...section.rows.flat().flatMap((cell) => typeof cell !== 'string' && 'ratio' in cell ? [cell.ratio] : []), ...section.targets.map(({ ratio }) => ratio)]
+    for (const pair of compared) {
+      if (pair.every(measures)) pairs.set(pairKey(pair), pair)
+    }
+  }
+  return [...pairs.values()]
+}
+
+/** A pair's key in `Run.pairs` (report.ts). */
+export function pairKey ([of, to]: readonly [Series, Series]): string {
+  return `${of.variant} ${of.case} / ${to.variant} ${to.case}`
+}
