@@ -2,7 +2,7 @@
 import os from 'node:os'
 import { coreVariantNames, type VariantName } from './servers'
 import { pairedRatio, pairedRatios, median, spread, type Spread } from './stats'
-import { pairKey, sections, type Cell, type Section, type Series, type Target } from './suites'
+import { pairKey, sectionPairs, sections, type Cell, type Section, type Series, type Target } from './suites'
 
 export const paths = ['accepted', 'denied', 'wsOpen', 'wsRefused'] as const
 export type Path = typeof paths[number]
@@ -144,13 +144,10 @@ function formatCell (run: Run, cell: Cell): string {
 
 /** The series a section shows or judges. */
 function sectionSeries (section: Section): (series: Series) => boolean {
-  const shown = new Set<string>()
-  const add = ({ variant, case: name }: Series): void => { shown.add(`${variant} ${name}`) }
-  for (const cell of section.rows.flat()) {
-    if (typeof cell !== 'string') ('of' in cell ? [cell.of] : cell.ratio).forEach(add)
-  }
-  for (const target of section.targets) target.ratio.forEach(add)
-  return ({ variant, case: name }) => shown.has(`${variant} ${name}`)
+  const key = ({ variant, case: name }: Series): string => `${variant} ${name}`
+  const measured = section.rows.flat().flatMap((cell) => typeof cell !== 'string' && 'of' in cell ? [cell.of] : [])
+  const shown = new Set([...measured, ...sectionPairs(section).flat()].map(key))
+  return (series) => shown.has(key(series))
 }
 
 /** How many measurements of these series were left out. */
@@ -159,11 +156,13 @@ function leftOut (run: Run, of: (series: Series) => boolean): number {
 }
 
 function renderSection (run: Run, section: Section): string[] {
+  const sideBySide = sectionPairs(section).some((pair) => pairKey(pair) in run.pairs)
   return [
     `## ${section.title}`,
     '',
     ...section.text,
     `Medians (min–max) over the passes of the ${run.rounds} interleaved round(s) of \`${run.command}\`; ratios are taken pass by pass` +
+      (sideBySide ? ', each between two servers loaded at the same time, sharing core 1; req/s is requests per second of the server\'s own CPU time, in the first pair it was in' : '') +
       `${leftOut(run, sectionSeries(section)) === 0 ? '' : `, leaving out the ${leftOut(run, sectionSeries(section))} run(s) still disturbed after 3 attempts`}.`,
     '',
     table(section.head, section.rows.map((row) => row.map((cell) => formatCell(run, cell)))),
@@ -180,7 +179,7 @@ export function markdown (run: Run): string {
     `- Machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, ${os.type()} ${os.release()}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
     `- Node ${process.version}, ${['fastify', '@fastify/auth', '@fastify/bearer-auth', '@fastify/basic-auth', '@fastify/jwt', 'jose', 'fastify-guard', '@fastify/websocket', 'autocannon'].map((name) => `${name} ${version(name)}`).join(', ')}`,
     `- Date: ${new Date().toISOString()}; \`${run.command}\` (${run.settings}); took ${Math.round(run.seconds)} s; ${run.build}`,
-    `- ${run.pinned ? 'Server pinned to core 1 (taskset -c 1), load (autocannon, ws clients) to core 0' : 'Not pinned: taskset is missing'}; servers listen on 127.0.0.1, one process per variant`,
+    `- ${run.pinned ? 'Server pinned to core 1 (taskset -c 1), load (autocannon, ws clients) to core 0' : 'Not pinned: taskset is missing'}; servers listen on 127.0.0.1, one process per variant (side by side, per variant and case)`,
     '',
     '## Throughput',
     '',

@@ -1,10 +1,10 @@
 // `npm run bench [-- --quick | --ws-package | <suite>…]`: every variant in its own server
 // process, pinned to core 1, loaded from this process, pinned to core 0.
 //
-//   npm run bench               the full run: 5 rounds, about 20 minutes on a quiet machine (1,222 s
+//   npm run bench               the full run: 5 rounds, about 32 minutes on a quiet machine (1,902 s
 //                               on 2 EPYC cores), plus up to PATIENCE seconds of waiting for quiet;
 //                               writes bench/results.md
-//   npm run bench -- --quick    one short round of everything, about 2 minutes; bench/results-quick.md
+//   npm run bench -- --quick    one short round of everything, about 5 minutes; bench/results-quick.md
 //   npm run bench -- --quick jwt scopes   only the suites named (see suites.ts), while developing them
 //   npm run bench -- --profile [backends | scale]   CPU profiles (profile.ts); bench/profiles/
 //   npm run bench -- --instructions [suite…]   the per-request targets judged on the instructions and

@@ -327,7 +327,7 @@ export const sections: Section[] = [
   {
     title: 'Startup and heap with 10,000 routes',
     text: [
-      `The same servers, each started ${STARTS} times a round, the apps in turn: from building the app to listening, and the heap the app took`,
+      `The same apps, each started ${STARTS} times a round, the apps in turn: from building the app to listening, and the heap the app took`,
       '(after a full GC, less the heap before it was built). Ratios pair the starts made one after the other.'
     ],
     head: ['app of 10,000 routes', 'startup', '×without auth', 'app heap', '×without auth'],
@@ -360,13 +360,15 @@ export function comparedPairs (suite: Suite): Array<[Series, Series]> {
   const measures = ({ variant, case: name }: Series): boolean => suite.variants.includes(variant) &&
     suite.cases.some((kase) => kase.name === name && (kase.only === undefined || kase.only.includes(variant)))
   const pairs = new Map<string, [Series, Series]>()
-  for (const section of sections) {
-    const compared = [...section.rows.flat().flatMap((cell) => typeof cell !== 'string' && 'ratio' in cell ? [cell.ratio] : []), ...section.targets.map(({ ratio }) => ratio)]
-    for (const pair of compared) {
-      if (pair.every(measures)) pairs.set(pairKey(pair), pair)
-    }
+  for (const pair of sections.flatMap(sectionPairs)) {
+    if (pair.every(measures)) pairs.set(pairKey(pair), pair)
   }
   return [...pairs.values()]
+}
+
+/** The pairs of series a section compares, in its cells and its targets. */
+export function sectionPairs (section: Section): Array<[Series, Series]> {
+  return [...section.rows.flat().flatMap((cell) => typeof cell !== 'string' && 'ratio' in cell ? [cell.ratio] : []), ...section.targets.map(({ ratio }) => ratio)]
 }
 
 /** A pair's key in `Run.pairs` (report.ts). */
