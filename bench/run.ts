@@ -1,7 +1,7 @@
 // `npm run bench [-- --quick | --ws-package | <suite>…]`: every variant in its own server
 // process, pinned to core 1, loaded from this process, pinned to core 0.
 //
-//   npm run bench               the full run: 5 rounds, about 32 minutes on a quiet machine (1,902 s
+//   npm run bench               the full run: 5 rounds, about 34 minutes on a quiet machine (2,058 s
 //                               on 2 EPYC cores), plus up to PATIENCE seconds of waiting for quiet;
 //                               writes bench/results.md
 //   npm run bench -- --quick    one short round of everything, about 5 minutes; bench/results-quick.md
