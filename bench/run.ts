@@ -174,18 +174,18 @@ async function inRound (run: Run, round: number, settings: Settings, suite: Suit
   // Forwards, then backwards, from one slot to the next: no variant always runs (or starts) first, or right after the same neighbour.
   const inOrder = (slot: number): readonly VariantName[] => slot % 2 === 0 ? suite.variants : [...suite.variants].reverse()
   if (suite.startup === true) await recordStartups(run, round, suite, inOrder)
-  const servers: Server[] = []
+  // A server per variant, or side by side per variant and case.
+  const servers = new Map<string, Server>()
   try {
     const loads: Load[] = []
-    const byVariant = new Map<VariantName, Server>()
     for (const kase of suite.cases) {
       for (const variant of suite.variants) {
         if (kase.only !== undefined && !kase.only.includes(variant)) continue
-        let server = suite.sideBySide === true ? undefined : byVariant.get(variant)
+        const key = suite.sideBySide === true ? `${variant} ${kase.name}` : variant
+        let server = servers.get(key)
         if (server === undefined) {
           server = await startServer(variant, suite.mode)
-          servers.push(server)
-          byVariant.set(variant, server)
+          servers.set(key, server)
         }
         await kase.run(server, variant, undefined, Math.max(warmup, kase.warmup?.(variant) ?? 0))
         loads.push({ variant, case: kase, server })
@@ -196,7 +196,7 @@ async function inRound (run: Run, round: number, settings: Settings, suite: Suit
       for (const together of batches(suite, loads, inOrder(slot))) await record(run, suite, together, slot, seconds)
     }
   } finally {
-    for (const server of servers) await server.exit()
+    for (const server of servers.values()) await server.exit()
   }
 }
 
