@@ -164,5 +164,6 @@ function fail (error: Error, registration: Registration, request: FastifyRequest
   if (isWebSocketRequest(request)) return refuseWebSocket(reply)
   if (registration.onError !== undefined) return runOnError(registration.onError, error, request, reply, done)
   if (error.challenge !== undefined) reply.header('www-authenticate', error.challenge)
+  if (error.retryAfter !== undefined) reply.header('retry-after', error.retryAfter)
   reply.code(error.statusCode).type('text/plain; charset=utf-8').send(error.message)
 }

@@ -3,6 +3,8 @@ export interface AuthenticationErrorOptions extends ErrorOptions {
   statusCode?: number
   /** A `WWW-Authenticate` value the default `onError` sends, like `Bearer error="invalid_token"`. */
   challenge?: string
+  /** Seconds the client should wait before trying again: the default `onError` sends them as `Retry-After` (RFC 9110 §10.2.3). */
+  retryAfter?: number
 }
 
 /**
@@ -12,19 +14,24 @@ export interface AuthenticationErrorOptions extends ErrorOptions {
 export class AuthenticationError extends Error {
   readonly statusCode: number
   readonly challenge: string | undefined
+  readonly retryAfter: number | undefined
 
   constructor (message = 'Invalid authentication credentials', options: AuthenticationErrorOptions = {}) {
     super(message, options)
-    const { statusCode = 400, challenge } = options
+    const { statusCode = 400, challenge, retryAfter } = options
     if (!Number.isInteger(statusCode) || statusCode < 400 || statusCode > 599) {
       throw new RangeError('AuthenticationError: statusCode must be an integer from 400 to 599')
     }
     if (challenge !== undefined && !isHeaderValue(challenge)) {
       throw new TypeError('AuthenticationError: challenge must be a WWW-Authenticate value like \'Bearer error="invalid_token"\'')
     }
+    if (retryAfter !== undefined && !(Number.isInteger(retryAfter) && retryAfter >= 0)) {
+      throw new RangeError('AuthenticationError: retryAfter must be a whole number of seconds, 0 or more')
+    }
     this.name = 'AuthenticationError'
     this.statusCode = statusCode
     this.challenge = challenge
+    this.retryAfter = retryAfter
   }
 }
 

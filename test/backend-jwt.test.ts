@@ -1,9 +1,12 @@
 import { createSecretKey, generateKeyPairSync } from 'node:crypto'
+import { once } from 'node:events'
 import { createServer, type Server } from 'node:http'
 import { register } from 'node:module'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
-import Fastify, { type FastifyRequest } from 'fastify'
+import Fastify, { type FastifyRequest, type FastifyServerOptions } from 'fastify'
+import websocket from '@fastify/websocket'
+import WebSocket from 'ws'
 import authentication, { AuthCredentials, SimpleUser, type AuthenticationBackend } from '../lib/index'
 import { bearer } from '../lib/backends/bearer'
 import { JwtUser, jwt, type JwtAlgorithm, type JwtClaims, type JwtOptions } from '../lib/backends/jwt'
@@ -17,19 +20,25 @@ let jose: Jose
 t.before(async () => { jose = await import('jose') })
 
 const SECRET = 'a secret of at least thirty-two bytes, for HS256'
+// The jwks option comes with issuer and audience: the key set's tokens carry them.
+const ISSUER = 'https://issuer.example'
+const AUDIENCE = 'api'
+const ISSUED = { iss: ISSUER, aud: AUDIENCE }
+const ISSUED_OPTIONS = { issuer: ISSUER, audience: AUDIENCE }
 const secretBytes = new TextEncoder().encode(SECRET)
 const INVALID_TOKEN = 'Bearer realm="api", error="invalid_token"'
 const now = (): number => Math.floor(Date.now() / 1000)
 
 interface SignOptions { alg?: string, key?: SigningKey, header?: Record<string, unknown> }
 
+/** A token that expires in an hour, unless the claims name their own `exp` (`exp: undefined` for none). */
 function sign (claims: Record<string, unknown>, { alg = 'HS256', key = secretBytes, header = {} }: SignOptions = {}): Promise<string> {
-  return new jose.SignJWT(claims).setProtectedHeader({ ...header, alg }).sign(key)
+  return new jose.SignJWT({ exp: now() + 3600, ...claims }).setProtectedHeader({ ...header, alg }).sign(key)
 }
 
 /** An app with an open route that reports everything about the caller, and a route that needs `admin`. */
-async function serve (t: Test, backend: AuthenticationBackend | AuthenticationBackend[]) {
-  const app = Fastify()
+async function serve (t: Test, backend: AuthenticationBackend | AuthenticationBackend[], logger?: FastifyServerOptions['logger']) {
+  const app = Fastify({ logger })
   await app.register(authentication, { backend })
   app.get('/', async (request) => {
     const { user, auth } = request
@@ -75,7 +84,7 @@ t.test('options are checked when jwt() is called, naming the option', async (t) 
   const algorithms: JwtAlgorithm[] = ['HS256']
   const bad: Array<[unknown, RegExp]> = [
     [undefined, /^fastify-authentication\/jwt: options must be an object like \{ secret or jwks, algorithms \}$/],
-    [{ secret: SECRET, algorithms, audiance: 'api' }, /^fastify-authentication\/jwt: unknown option "audiance"; the options are secret, jwks, algorithms, issuer, audience, clockTolerance, realm, scopes, user and isRevoked$/],
+    [{ secret: SECRET, algorithms, audiance: 'api' }, /^fastify-authentication\/jwt: unknown option "audiance"; the options are secret, jwks, algorithms, issuer, audience, clockTolerance, requireExpiration, realm, scopes, user and isRevoked$/],
     [{ algorithms }, /give exactly one of the secret and jwks options/],
     [{ secret: SECRET, jwks: 'https://issuer.example/jwks.json', algorithms }, /give exactly one of the secret and jwks options/],
     [{ secret: SECRET }, /the algorithms option is required: the algorithms to accept, like \['RS256'\] \(RFC 8725 §3\.1\)/],
@@ -84,9 +93,12 @@ t.test('options are checked when jwt() is called, naming the option', async (t) 
     [{ secret: SECRET, algorithms: ['HS256', 'none'] }, /algorithms\[1\] is not a JWS algorithm jose verifies \(one of HS256, .*ML-DSA-87; never none\)/],
     [{ secret: SECRET, algorithms: ['RS265'] }, /algorithms\[0\] is not a JWS algorithm/],
     [{ secret: SECRET, algorithms: ['hs256'] }, /algorithms\[0\] is not a JWS algorithm/],
-    [{ secret: SECRET, algorithms, issuer: '' }, /the issuer option must be a non-empty string or a non-empty array of them/],
+    [{ secret: SECRET, algorithms, issuer: '' }, /the issuer option must be a non-empty string, a non-empty array of them, or null/],
     [{ secret: SECRET, algorithms, issuer: [] }, /the issuer option/],
-    [{ secret: SECRET, algorithms, audience: ['api', 7] }, /the audience option must be a non-empty string or a non-empty array of them/],
+    [{ secret: SECRET, algorithms, audience: ['api', 7] }, /the audience option must be a non-empty string, a non-empty array of them, or null/],
+    [{ jwks: 'https://issuer.example/jwks.json', algorithms: ['RS256'], audience: 'api' }, /^fastify-authentication\/jwt: with jwks, the issuer option is required: the iss of the tokens to accept, like 'https:\/\/issuer\.example' \(RFC 8725 §3\.8, RFC 9068 §4\); issuer: null accepts any issuer$/],
+    [{ jwks: 'https://issuer.example/jwks.json', algorithms: ['RS256'], issuer: ISSUER }, /^fastify-authentication\/jwt: with jwks, the audience option is required: the aud this API answers to, like 'https:\/\/api\.example' \(RFC 8725 §3\.9, RFC 9068 §4\); audience: null accepts any audience$/],
+    [{ secret: SECRET, algorithms, requireExpiration: 'yes' }, /the requireExpiration option must be true or false/],
     [{ secret: SECRET, algorithms, clockTolerance: -1 }, /the clockTolerance option must be a number of seconds, 0 or more/],
     [{ secret: SECRET, algorithms, clockTolerance: Infinity }, /the clockTolerance option/],
     [{ secret: SECRET, algorithms, clockTolerance: '30s' }, /the clockTolerance option/],
@@ -94,25 +106,27 @@ t.test('options are checked when jwt() is called, naming the option', async (t) 
     [{ secret: SECRET, algorithms, user: new SimpleUser('alice') }, /the user option must be a function/],
     [{ secret: SECRET, algorithms, isRevoked: false }, /the isRevoked option must be a function/],
     [{ secret: 42, algorithms }, /the secret option must be a string, a Uint8Array or a KeyObject/],
-    [{ jwks: 'issuer.example/jwks.json', algorithms: ['RS256'] }, /the jwks option must be the https: URL of a JSON Web Key Set \(http: only for localhost\)/],
-    [{ jwks: new URL('https://issuer.example/jwks.json'), algorithms: ['RS256'] }, /the jwks option must be/],
-    [{ jwks: 'http://issuer.example/jwks.json', algorithms: ['RS256'] }, /the jwks option must be/],
-    [{ jwks: 'file:///etc/jwks.json', algorithms: ['RS256'] }, /the jwks option must be/],
-    [{ jwks: 'https://issuer.example/jwks.json', algorithms: ['RS256', 'HS256'] }, /the algorithms option lists HS256, but a JSON Web Key Set holds public keys; an HMAC secret goes in the secret option/],
+    [{ jwks: 'issuer.example/jwks.json', ...ISSUED_OPTIONS, algorithms: ['RS256'] }, /the jwks option must be the https: URL of a JSON Web Key Set \(http: only for localhost\)/],
+    [{ jwks: new URL('https://issuer.example/jwks.json'), ...ISSUED_OPTIONS, algorithms: ['RS256'] }, /the jwks option must be/],
+    [{ jwks: 'http://issuer.example/jwks.json', ...ISSUED_OPTIONS, algorithms: ['RS256'] }, /the jwks option must be/],
+    [{ jwks: 'file:///etc/jwks.json', ...ISSUED_OPTIONS, algorithms: ['RS256'] }, /the jwks option must be/],
+    [{ jwks: 'https://issuer.example/jwks.json', ...ISSUED_OPTIONS, algorithms: ['RS256', 'HS256'] }, /the algorithms option lists HS256, but a JSON Web Key Set holds public keys; an HMAC secret goes in the secret option/],
+    [{ jwks: 'https://user:password@issuer.example/jwks.json', ...ISSUED_OPTIONS, algorithms: ['RS256'] }, /the jwks option must not carry a user name or password: fetch refuses them/],
     [{ secret: SECRET, algorithms, realm: '' }, /the realm option must be a non-empty string of printable ASCII/]
   ]
   for (const [options, message] of bad) t.throws(() => jwt(options as JwtOptions), message)
   for (const jwks of ['https://issuer.example/jwks.json', 'http://localhost:8080/jwks.json', 'http://127.0.0.1/jwks', 'http://[::1]:3000/jwks']) {
-    t.doesNotThrow(() => jwt({ jwks, algorithms: ['RS256', 'ES256'] }), jwks)
+    t.doesNotThrow(() => jwt({ jwks, algorithms: ['RS256', 'ES256'], issuer: ISSUER, audience: 'api' }), jwks)
   }
+  t.doesNotThrow(() => jwt({ jwks: 'https://issuer.example/jwks.json', algorithms: ['RS256'], issuer: null, audience: null }), 'null accepts any issuer or audience')
   t.doesNotThrow(() => jwt({ secret: new Uint8Array(64), algorithms: ['HS256', 'HS384', 'HS512'], issuer: ['a', 'b'], audience: 'api', clockTolerance: 0 }))
 })
 
 t.test('a secret shorter than RFC 7518 §3.2 asks for is a warning at registration, and still verifies', async (t) => {
   const shorts: Array<[JwtOptions, RegExp]> = [
-    [{ secret: 'short secret', algorithms: ['HS256'] }, /shorter than the 32 bytes RFC 7518 §3\.2 requires for HS256/],
-    [{ secret: new Uint8Array(48), algorithms: ['HS256', 'HS512'] }, /shorter than the 64 bytes RFC 7518 §3\.2 requires for HS512/],
-    [{ secret: createSecretKey(new Uint8Array(47)), algorithms: ['HS384'] }, /shorter than the 48 bytes RFC 7518 §3\.2 requires for HS384/]
+    [{ secret: 'short secret', algorithms: ['HS256'], audience: null }, /shorter than the 32 bytes RFC 7518 §3\.2 requires for HS256/],
+    [{ secret: new Uint8Array(48), algorithms: ['HS256', 'HS512'], audience: null }, /shorter than the 64 bytes RFC 7518 §3\.2 requires for HS512/],
+    [{ secret: createSecretKey(new Uint8Array(47)), algorithms: ['HS384'], audience: null }, /shorter than the 48 bytes RFC 7518 §3\.2 requires for HS384/]
   ]
   for (const [options, warning] of shorts) {
     const logs = logLines()
@@ -124,7 +138,7 @@ t.test('a secret shorter than RFC 7518 §3.2 asks for is a warning at registrati
   }
   const logs = logLines()
   const app = Fastify({ logger: { level: 'warn', stream: logs.stream } })
-  await app.register(authentication, { backend: jwt({ secret: SECRET, algorithms: ['HS256'] }) })
+  await app.register(authentication, { backend: jwt({ secret: SECRET, algorithms: ['HS256'], audience: null }) })
   t.same(logs.lines, [], 'a long enough secret: no warning')
   const short = new TextEncoder().encode('short secret')
   const send = await serve(t, jwt({ secret: 'short secret', algorithms: ['HS256'] }))
@@ -224,11 +238,32 @@ t.test('the claims are frozen, nested values too', async (t) => {
   t.same(await (await fetch(http, { headers: { authorization: `Bearer ${token}` } })).json(), [true, true, true])
 })
 
-t.test('expiresAt is exp in milliseconds, and absent without exp', async (t) => {
-  const send = await hs256(t)
+t.test('expiresAt is exp in milliseconds, and absent without exp when requireExpiration: false', async (t) => {
+  const send = await hs256(t, { requireExpiration: false })
   const exp = now() + 60
   t.equal((await caller(send(`Bearer ${await sign({ sub: 'u-1', exp })}`))).expiresAt, exp * 1000)
-  t.equal((await caller(send(`Bearer ${await sign({ sub: 'u-1' })}`))).expiresAt, null)
+  t.equal((await caller(send(`Bearer ${await sign({ sub: 'u-1', exp: undefined })}`))).expiresAt, null)
+})
+
+t.test('a token without exp is refused by default (RFC 9068 §2.2)', async (t) => {
+  const send = await hs256(t)
+  await invalid(t, await send(`Bearer ${await sign({ sub: 'u-1', exp: undefined })}`))
+  t.equal((await send(`Bearer ${await sign({ sub: 'u-1', exp: now() + 60 })}`)).status, 200)
+  const required = await hs256(t, { requireExpiration: true })
+  await invalid(t, await required(`Bearer ${await sign({ sub: 'u-1', exp: undefined })}`))
+})
+
+t.test('with a secret, no audience option is a warning at registration; audience: null or an audience silences it', async (t) => {
+  for (const [audience, warned] of [[undefined, true], [null, false], ['api', false]] as const) {
+    const logs = logLines()
+    const app = Fastify({ logger: { level: 'warn', stream: logs.stream } })
+    await app.register(authentication, { backend: jwt({ secret: SECRET, algorithms: ['HS256'], ...(audience === undefined ? {} : { audience }) }) })
+    t.same(logs.messages(), warned
+      ? ['fastify-authentication/jwt: no audience option, so a token signed with the secret is accepted whatever its aud (RFC 8725 §3.9); give the audience option, or audience: null to accept any']
+      : [], String(audience))
+    t.equal(logs.entries()[0]?.level, warned ? 40 : undefined)
+    await app.close()
+  }
 })
 
 t.test('a token that does not verify: 401 invalid_token', async (t) => {
@@ -281,6 +316,13 @@ t.test('clockTolerance, issuer and audience lists', async (t) => {
   await invalid(t, await send(`Bearer ${await sign({ sub: 'u-1', exp: now() - 60, iss: 'a', aud: 'api' })}`))
 })
 
+t.test('a token accepted within clockTolerance expires at exp + clockTolerance', async (t) => {
+  const send = await hs256(t, { clockTolerance: 30 })
+  for (const exp of [now() - 10, now() + 60]) {
+    t.equal((await caller(send(`Bearer ${await sign({ sub: 'u-1', exp })}`))).expiresAt, (exp + 30) * 1000)
+  }
+})
+
 t.test('a KeyObject secret, and a public key for RS256, ES256 and EdDSA', async (t) => {
   const send = await serve(t, jwt({ secret: createSecretKey(secretBytes), algorithms: ['HS256'] }))
   t.equal((await caller(send(`Bearer ${await sign({ sub: 'hmac' })}`))).identity, 'hmac')
@@ -320,8 +362,9 @@ t.test('scopes and user callbacks, sync and async, decide the caller', async (t)
       scopes: (claims) => wrap(claims.admin === true ? ['admin'] : []),
       user: (claims) => wrap(claims.sub === 'nobody' ? null : new SimpleUser(`user ${claims.sub ?? 'without sub'}`))
     })
-    t.same(await caller(send(`Bearer ${await sign({ sub: 'a', admin: true, scope: 'read' })}`)),
-      { identity: 'user a', displayName: 'user a', isAuthenticated: true, scopes: ['admin', 'authenticated'], expiresAt: null, claims: null })
+    const exp = now() + 60
+    t.same(await caller(send(`Bearer ${await sign({ sub: 'a', admin: true, scope: 'read', exp })}`)),
+      { identity: 'user a', displayName: 'user a', isAuthenticated: true, scopes: ['admin', 'authenticated'], expiresAt: exp * 1000, claims: null })
     t.equal(await (await send(`Bearer ${await sign({})}`, '/admin')).text(), JSON.stringify({ statusCode: 403, error: 'Forbidden', message: 'Missing required scope' }))
     t.equal((await caller(send(`Bearer ${await sign({})}`))).identity, 'user without sub', 'with a user callback, sub is not required')
     await invalid(t, await send(`Bearer ${await sign({ sub: 'nobody' })}`))
@@ -369,13 +412,13 @@ t.test('isRevoked runs on every request, cached token or not', async (t) => {
 
 t.test('a verified token is not verified again until it expires', async (t) => {
   let verified = 0
-  const send = await hs256(t, { user: (claims) => { verified++; return new SimpleUser(String(claims.sub)) } })
+  const send = await hs256(t, { requireExpiration: false, user: (claims) => { verified++; return new SimpleUser(String(claims.sub)) } })
   const token = await sign({ sub: 'u-1', exp: now() + 60 })
   for (let i = 0; i < 5; i++) t.equal((await send(`Bearer ${token}`)).status, 200)
   t.equal(verified, 1, 'five requests, one verification')
   await send(`Bearer ${await sign({ sub: 'u-2', exp: now() + 60 })}`)
   t.equal(verified, 2, 'another token is verified on its own')
-  const forever = await sign({ sub: 'u-3' })
+  const forever = await sign({ sub: 'u-3', exp: undefined })
   await send(`Bearer ${forever}`)
   await send(`Bearer ${forever}`)
   t.equal(verified, 4, 'a token without exp is not cached')
@@ -455,12 +498,12 @@ t.test('JWKS: RS256 and ES256 keys from the configured URL, fetched once for 1,0
   const rsa = await keyPair('RS256', 'rsa-1')
   const ec = await keyPair('ES256', 'ec-1')
   const { served, url } = await keySetServer(t, [rsa.jwk, ec.jwk])
-  const send = await serve(t, jwt({ jwks: url, algorithms: ['RS256', 'ES256'], realm: 'api' }))
+  const send = await serve(t, jwt({ jwks: url, ...ISSUED_OPTIONS, algorithms: ['RS256', 'ES256'], realm: 'api' }))
   t.equal(served.fetches, 0, 'nothing is fetched before a token needs it')
-  const rs256 = await sign({ sub: 'rsa-user' }, { alg: 'RS256', key: rsa.privateKey, header: { kid: 'rsa-1' } })
+  const rs256 = await sign({ ...ISSUED, sub: 'rsa-user' }, { alg: 'RS256', key: rsa.privateKey, header: { kid: 'rsa-1' } })
   t.equal((await caller(send(`Bearer ${rs256}`))).identity, 'rsa-user')
   const tokens = await Promise.all(Array.from({ length: 1000 }, (_, i) =>
-    sign({ sub: `user-${i}`, exp: now() + 600 }, { alg: 'ES256', key: ec.privateKey, header: { kid: 'ec-1' } })))
+    sign({ ...ISSUED, sub: `user-${i}`, exp: now() + 600 }, { alg: 'ES256', key: ec.privateKey, header: { kid: 'ec-1' } })))
   for (let i = 0; i < tokens.length; i += 100) {
     const statuses = await Promise.all(tokens.slice(i, i + 100).map(async (token) => (await send(`Bearer ${token}`)).status))
     t.ok(statuses.every((status) => status === 200), `tokens ${i} to ${i + 99} verified`)
@@ -472,10 +515,10 @@ t.test('JWKS: 50 tokens with unknown kids cause no fetch storm; past the cooldow
   const known = await keyPair('ES256', 'known')
   const rotated = await keyPair('ES256', 'rotated')
   const { served, url } = await keySetServer(t, [known.jwk])
-  const send = await serve(t, jwt({ jwks: url, algorithms: ['ES256'] }))
-  t.equal((await send(`Bearer ${await sign({ sub: 'u' }, { alg: 'ES256', key: known.privateKey, header: { kid: 'known' } })}`)).status, 200)
+  const send = await serve(t, jwt({ jwks: url, ...ISSUED_OPTIONS, algorithms: ['ES256'] }))
+  t.equal((await send(`Bearer ${await sign({ ...ISSUED, sub: 'u' }, { alg: 'ES256', key: known.privateKey, header: { kid: 'known' } })}`)).status, 200)
   const strangers = await Promise.all(Array.from({ length: 50 }, (_, i) =>
-    sign({ sub: 'u' }, { alg: 'ES256', key: rotated.privateKey, header: { kid: `unknown-${i}` } })))
+    sign({ ...ISSUED, sub: 'u' }, { alg: 'ES256', key: rotated.privateKey, header: { kid: `unknown-${i}` } })))
   const statuses = await Promise.all(strangers.map(async (token) => (await send(`Bearer ${token}`)).status))
   t.same(new Set(statuses), new Set([401]))
   t.equal(served.fetches, 1, 'within the cooldown, unknown kids fetch nothing')
@@ -485,7 +528,7 @@ t.test('JWKS: 50 tokens with unknown kids cause no fetch storm; past the cooldow
   t.teardown(() => { Date.now = realNow })
   Date.now = () => realNow() + 31_000
   const newcomers = await Promise.all(Array.from({ length: 50 }, () =>
-    sign({ sub: 'u' }, { alg: 'ES256', key: rotated.privateKey, header: { kid: 'rotated' } })))
+    sign({ ...ISSUED, sub: 'u' }, { alg: 'ES256', key: rotated.privateKey, header: { kid: 'rotated' } })))
   const after = await Promise.all(newcomers.map(async (token) => (await send(`Bearer ${token}`)).status))
   t.same(new Set(after), new Set([200]))
   t.equal(served.fetches, 2, 'past the cooldown, 50 requests for a new kid share one refetch')
@@ -496,8 +539,8 @@ t.test('JWKS: keys are taken from the configured URL only, never from jku or x5u
   const attacker = await keyPair('RS256', 'trusted')
   const { served, url } = await keySetServer(t, [trusted.jwk])
   const evil = await keySetServer(t, [attacker.jwk])
-  const send = await serve(t, jwt({ jwks: url, algorithms: ['RS256'] }))
-  const forged = await sign({ sub: 'root' }, { alg: 'RS256', key: attacker.privateKey, header: { kid: 'trusted', jku: evil.url, x5u: evil.url } })
+  const send = await serve(t, jwt({ jwks: url, ...ISSUED_OPTIONS, algorithms: ['RS256'] }))
+  const forged = await sign({ ...ISSUED, sub: 'root' }, { alg: 'RS256', key: attacker.privateKey, header: { kid: 'trusted', jku: evil.url, x5u: evil.url } })
   await invalid(t, await send(`Bearer ${forged}`), 'Bearer error="invalid_token"')
   t.equal(served.fetches, 1)
   t.equal(evil.served.fetches, 0, 'the URL the token names is never fetched')
@@ -507,19 +550,19 @@ t.test('JWKS: a token that matches no key, or several, is 401; an HS256 token is
   const first = await keyPair('ES256', 'first')
   const second = await keyPair('ES256', 'second')
   const { served, url } = await keySetServer(t, [first.jwk, { ...second.jwk, kid: undefined }, { ...first.jwk, kid: undefined }])
-  const send = await serve(t, jwt({ jwks: url, algorithms: ['ES256'] }))
-  await invalid(t, await send(`Bearer ${await sign({ sub: 'u' }, { alg: 'ES256', key: first.privateKey })}`), 'Bearer error="invalid_token"')
-  await invalid(t, await send(`Bearer ${await sign({ sub: 'u' }, { alg: 'ES256', key: first.privateKey, header: { kid: 'other' } })}`), 'Bearer error="invalid_token"')
+  const send = await serve(t, jwt({ jwks: url, ...ISSUED_OPTIONS, algorithms: ['ES256'] }))
+  await invalid(t, await send(`Bearer ${await sign({ ...ISSUED, sub: 'u' }, { alg: 'ES256', key: first.privateKey })}`), 'Bearer error="invalid_token"')
+  await invalid(t, await send(`Bearer ${await sign({ ...ISSUED, sub: 'u' }, { alg: 'ES256', key: first.privateKey, header: { kid: 'other' } })}`), 'Bearer error="invalid_token"')
   t.equal(served.fetches, 1)
-  await invalid(t, await send(`Bearer ${await sign({ sub: 'u' })}`), 'Bearer error="invalid_token"')
-  t.equal((await send(`Bearer ${await sign({ sub: 'u' }, { alg: 'ES256', key: first.privateKey, header: { kid: 'first' } })}`)).status, 200)
+  await invalid(t, await send(`Bearer ${await sign({ ...ISSUED, sub: 'u' })}`), 'Bearer error="invalid_token"')
+  t.equal((await send(`Bearer ${await sign({ ...ISSUED, sub: 'u' }, { alg: 'ES256', key: first.privateKey, header: { kid: 'first' } })}`)).status, 200)
 })
 
 t.test('JWKS: a key set that cannot be fetched or read is a 503, never a 401', async (t) => {
   const key = await keyPair('ES256', 'k')
-  const token = await sign({ sub: 'u' }, { alg: 'ES256', key: key.privateKey, header: { kid: 'k' } })
+  const token = await sign({ ...ISSUED, sub: 'u' }, { alg: 'ES256', key: key.privateKey, header: { kid: 'k' } })
   const unavailable = async (t: Test, url: string) => {
-    const response = await (await serve(t, jwt({ jwks: url, algorithms: ['ES256'] })))(`Bearer ${token}`)
+    const response = await (await serve(t, jwt({ jwks: url, ...ISSUED_OPTIONS, algorithms: ['ES256'] })))(`Bearer ${token}`)
     t.equal(response.status, 503)
     t.equal(response.headers.get('www-authenticate'), null)
     t.equal(await response.text(), 'Bearer tokens cannot be verified right now')
@@ -554,10 +597,154 @@ t.test('JWKS: a key set that cannot be fetched or read is a 503, never a 401', a
     const { served, url } = await keySetServer(t, [key.jwk])
     served.status = 500
     const service = { auth: new AuthCredentials(['admin']), user: new SimpleUser('service') }
-    const response = await (await serve(t, [bearer({ tokens: { 'opaque-token': service } }), jwt({ jwks: url, algorithms: ['ES256'] })]))(`Bearer ${token}`)
+    const response = await (await serve(t, [bearer({ tokens: { 'opaque-token': service } }), jwt({ jwks: url, ...ISSUED_OPTIONS, algorithms: ['ES256'] })]))(`Bearer ${token}`)
     t.equal(response.status, 503)
     t.equal(await response.text(), 'Bearer tokens cannot be verified right now')
   })
+})
+
+/** Date.now stopped now, moved only by `advance`. jose times its key set by it, the backoff too; jose checks exp with new Date(). */
+function stoppedClock (t: Test) {
+  const { now: realNow } = Date
+  const start = realNow()
+  let offset = 0
+  Date.now = () => start + offset
+  t.teardown(() => { Date.now = realNow })
+  return { advance: (ms: number) => { offset += ms } }
+}
+
+t.test('JWKS: a cached token is refused once its key has left the key set, as a new token is', async (t) => {
+  type Pair = Awaited<ReturnType<typeof keyPair>>
+  const withKey = (pair: Pair, jti: string, kid = pair.kid) =>
+    sign({ ...ISSUED, sub: 'u', jti }, { alg: 'ES256', key: pair.privateKey, header: { kid } })
+  const setUp = async (t: Test) => {
+    const leaving = await keyPair('ES256', 'leaving')
+    const staying = await keyPair('ES256', 'staying')
+    const { served, url } = await keySetServer(t, [leaving.jwk, staying.jwk])
+    const verified: string[] = []
+    const send = await serve(t, jwt({
+      jwks: url, ...ISSUED_OPTIONS, algorithms: ['ES256'], user: (claims) => { verified.push(claims.jti as string); return new SimpleUser('u') }
+    }))
+    const cached = await withKey(leaving, 'cached')
+    const kept = await withKey(staying, 'kept')
+    for (const token of [cached, kept, cached, kept]) t.equal((await send(`Bearer ${token}`)).status, 200)
+    t.same(verified, ['cached', 'kept'], 'both tokens are cached')
+    served.keys = [staying.jwk]
+    return { leaving, staying, served, verified, send, cached, kept }
+  }
+
+  t.test('jose refetches the set for an unknown kid', async (t) => {
+    const { leaving, staying, served, verified, send, cached, kept } = await setUp(t)
+    stoppedClock(t).advance(31_000)
+    await invalid(t, await send(`Bearer ${await withKey(staying, 'stranger', 'unknown')}`), 'Bearer error="invalid_token"')
+    t.equal(served.fetches, 2, 'past the cooldown, the unknown kid refetched the set')
+    await invalid(t, await send(`Bearer ${cached}`), 'Bearer error="invalid_token"')
+    await invalid(t, await send(`Bearer ${cached}`), 'Bearer error="invalid_token"')
+    await invalid(t, await send(`Bearer ${await withKey(leaving, 'new')}`), 'Bearer error="invalid_token"')
+    t.equal((await send(`Bearer ${kept}`)).status, 200, 'a token whose key stayed still gets in')
+    t.equal((await send(`Bearer ${kept}`)).status, 200)
+    t.same(verified, ['cached', 'kept', 'kept'], 'verified once more after the refetch, then cached again')
+    t.equal(served.fetches, 2)
+  })
+
+  t.test('the set goes stale: the cached token\'s own request refetches it', async (t) => {
+    const { served, send, cached, kept } = await setUp(t)
+    stoppedClock(t).advance(601_000)
+    await invalid(t, await send(`Bearer ${cached}`), 'Bearer error="invalid_token"')
+    t.equal(served.fetches, 2)
+    t.equal((await send(`Bearer ${kept}`)).status, 200)
+  })
+})
+
+t.test('JWKS: while the key set cannot be fetched, it is fetched once per backoff step (1 s doubling to 60 s), and requests get 503 with Retry-After', async (t) => {
+  const key = await keyPair('ES256', 'k')
+  const { served, url } = await keySetServer(t, [key.jwk])
+  served.status = 503
+  const logs = logLines()
+  const send = await serve(t, jwt({ jwks: url, ...ISSUED_OPTIONS, algorithms: ['ES256'] }), { level: 'info', stream: logs.stream })
+  const token = await sign({ ...ISSUED, sub: 'u' }, { alg: 'ES256', key: key.privateKey, header: { kid: 'k' } })
+  const clock = stoppedClock(t)
+  const burst = async (count: number) => {
+    const responses = await Promise.all(Array.from({ length: count }, () => send(`Bearer ${token}`)))
+    const answers = await Promise.all(responses.map(async (response) => `${response.status} ${response.headers.get('retry-after')} ${await response.text()}`))
+    return [...new Set(answers)]
+  }
+  const unavailable = (retryAfter: number) => [`503 ${retryAfter} Bearer tokens cannot be verified right now`]
+
+  t.same(await burst(100), unavailable(1), '100 requests at once')
+  t.same(await burst(100), unavailable(1), '100 more')
+  t.equal(served.fetches, 1, 'one fetch for all of them')
+  const waits = [1, 2, 4, 8, 16, 32, 60, 60]
+  for (let attempt = 1; attempt < waits.length; attempt++) {
+    clock.advance(waits[attempt - 1] * 1000 - 1)
+    t.same(await burst(5), unavailable(1), `a millisecond before attempt ${attempt + 1}`)
+    t.equal(served.fetches, attempt, 'nothing fetched')
+    clock.advance(1)
+    t.same(await burst(20), unavailable(waits[attempt]), `attempt ${attempt + 1} fails: the next waits ${waits[attempt]} s`)
+    t.equal(served.fetches, attempt + 1, 'one fetch')
+  }
+
+  served.status = 200
+  clock.advance(60_000)
+  t.same((await burst(20)).map((answer) => answer.slice(0, 8)), ['200 null'], 'the set is back: tokens get in, with no Retry-After')
+  t.equal(served.fetches, waits.length + 1)
+
+  const ours = logs.entries().filter((entry) => String(entry.msg).startsWith('fastify-authentication/jwt'))
+  t.match(ours, [
+    { level: 50, msg: `fastify-authentication/jwt: the JSON Web Key Set at ${url} cannot be fetched; tokens that need it get 503 until it can, and it is fetched again after 1 s, then less often (60 s at most)`, err: { message: 'the server answered 503' } },
+    { level: 30, msg: `fastify-authentication/jwt: the JSON Web Key Set at ${url} is fetched again, after 8 failed attempts` }
+  ])
+  t.equal(ours.length, 2, 'the outage is logged once, and its end once')
+})
+
+t.test('JWKS: during an outage, a token the fresh set can verify still gets in; one that needs a fetch waits for the backoff', async (t) => {
+  const known = await keyPair('ES256', 'known')
+  const { served, url } = await keySetServer(t, [known.jwk])
+  const send = await serve(t, jwt({ jwks: url, ...ISSUED_OPTIONS, algorithms: ['ES256'] }))
+  const withKid = (kid: string) => sign({ ...ISSUED, sub: 'u' }, { alg: 'ES256', key: known.privateKey, header: { kid } })
+  t.equal((await send(`Bearer ${await withKid('known')}`)).status, 200)
+  served.status = 503
+  stoppedClock(t).advance(31_000)
+  for (const expected of [1, 2]) {
+    const unknown = await send(`Bearer ${await withKid('unknown')}`)
+    t.equal(unknown.status, 503, 'an unknown kid past the cooldown needs a fetch')
+    t.equal(unknown.headers.get('retry-after'), '1')
+    t.equal(served.fetches, 2, expected === 1 ? 'it fetched' : 'within the backoff, it fetched nothing')
+    t.equal((await send(`Bearer ${await withKid('known')}`)).status, 200, 'a new token with a known kid needs no fetch')
+  }
+})
+
+t.test('JWKS: a token for another issuer or audience, or without exp, is refused', async (t) => {
+  const key = await keyPair('ES256', 'k')
+  const { url } = await keySetServer(t, [key.jwk])
+  const send = await serve(t, jwt({ jwks: url, ...ISSUED_OPTIONS, algorithms: ['ES256'] }))
+  const signed = (claims: Record<string, unknown>) => sign({ ...ISSUED, sub: 'u', ...claims }, { alg: 'ES256', key: key.privateKey, header: { kid: 'k' } })
+  t.equal((await send(`Bearer ${await signed({})}`)).status, 200)
+  for (const claims of [{ iss: 'https://evil.example' }, { iss: undefined }, { aud: 'other' }, { aud: undefined }, { exp: undefined }]) {
+    await invalid(t, await send(`Bearer ${await signed(claims)}`), 'Bearer error="invalid_token"')
+  }
+  const anyone = await serve(t, jwt({ jwks: url, issuer: null, audience: null, algorithms: ['ES256'] }))
+  t.equal((await anyone(`Bearer ${await signed({ iss: 'https://elsewhere.example', aud: 'other' })}`)).status, 200, 'issuer: null and audience: null accept any')
+})
+
+t.test('a WebSocket opened with a token accepted within clockTolerance is closed when the tolerance ends, not before', async (t) => {
+  const app = Fastify()
+  await app.register(websocket)
+  await app.register(authentication, { backend: jwt({ secret: SECRET, algorithms: ['HS256'], audience: null, clockTolerance: 13 }) })
+  app.get('/ws', { websocket: true, config: { requires: 'authenticated' } }, (socket) => {
+    socket.on('message', (data) => socket.send(`echo ${String(data)}`))
+  })
+  const { ws } = await listen(app, t)
+  const exp = now() - 10
+  const socket = new WebSocket(ws + '/ws', { headers: { authorization: `Bearer ${await sign({ sub: 'u-1', exp })}` } })
+  const closed = once(socket, 'close') as Promise<[number, Buffer]>
+  await once(socket, 'open')
+  socket.send('hello')
+  const first = await Promise.race([once(socket, 'message').then(([data]) => String(data)), closed.then(() => 'closed')])
+  t.equal(first, 'echo hello', 'past exp, within the tolerance: the socket is open and the handler answers')
+  const [code] = await closed
+  t.equal(code, 1008)
+  t.ok(Date.now() >= (exp + 13) * 1000 - 50, 'closed at exp + clockTolerance')
 })
 
 t.test('opaque tokens and JWTs side by side: backend: [bearer({ tokens }), jwt({ … })]', async (t) => {

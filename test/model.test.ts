@@ -91,4 +91,8 @@ t.test('AuthenticationError', async (t) => {
   for (const challenge of ['', ' Bearer', 'Bearer\r\nX: 1', 42]) {
     t.throws(() => new AuthenticationError('x', { challenge } as never), /challenge must be a WWW-Authenticate value/, String(challenge))
   }
+  t.equal(new AuthenticationError('Try later', { statusCode: 503, retryAfter: 5 }).retryAfter, 5)
+  for (const retryAfter of [-1, 1.5, NaN, '5']) {
+    t.throws(() => new AuthenticationError('x', { retryAfter } as never), /retryAfter must be a whole number of seconds, 0 or more/, String(retryAfter))
+  }
 })

@@ -37,6 +37,7 @@ expectError(bearer({ tokens: new Map([['token', { auth: new AuthCredentials(['re
 expectError(bearer({ tokens: [['token', caller]] }))
 
 // jwt: a key (exactly one of secret and jwks), algorithms, and here a user, since a JwtUser is not an ApiUser.
+// With jwks, issuer and audience are required; null says any will do.
 const user = (claims: JwtClaims) => new ApiUser(Number(claims.sub))
 expectType<AuthenticationBackend>(jwt({ secret: 'a secret of at least thirty-two bytes', algorithms: ['HS256'], user }))
 expectType<AuthenticationBackend>(jwt({ secret: new Uint8Array(32), algorithms: ['HS256'], user }))
@@ -46,6 +47,7 @@ expectType<AuthenticationBackend>(jwt({
   issuer: ['https://issuer.example'],
   audience: 'api',
   clockTolerance: 30,
+  requireExpiration: true,
   realm: 'api',
   scopes (claims) {
     expectType<JwtClaims>(claims)
@@ -61,15 +63,20 @@ expectType<AuthenticationBackend>(jwt({
     return claims.jti === 'revoked'
   }
 }))
+expectType<AuthenticationBackend>(jwt({ jwks: 'https://issuer.example/jwks.json', algorithms: ['RS256'], issuer: null, audience: null, user }))
+expectType<AuthenticationBackend>(jwt({ secret: 'a secret of at least thirty-two bytes', algorithms: ['HS256'], audience: null, requireExpiration: false, user }))
+expectError(jwt({ jwks: 'https://issuer.example/jwks.json', algorithms: ['RS256'], audience: 'api', user }))
+expectError(jwt({ jwks: 'https://issuer.example/jwks.json', algorithms: ['RS256'], issuer: 'https://issuer.example', user }))
+expectError(jwt({ jwks: 'https://issuer.example/jwks.json', algorithms: ['RS256'], issuer: 'https://issuer.example', audience: 'api', requireExpiration: 'yes', user }))
 expectError(jwt({ secret: 'a secret of at least thirty-two bytes', algorithms: ['HS256'] }))
 expectError(jwt({ secret: 'a secret of at least thirty-two bytes', user }))
 expectError(jwt({ algorithms: ['HS256'], user }))
 expectError(jwt({ secret: 'a secret', jwks: 'https://issuer.example/jwks.json', algorithms: ['HS256'], user }))
 expectError(jwt({ secret: 42, algorithms: ['HS256'], user }))
-expectError(jwt({ jwks: new URL('https://issuer.example/jwks.json'), algorithms: ['RS256'], user }))
+expectError(jwt({ jwks: new URL('https://issuer.example/jwks.json'), algorithms: ['RS256'], issuer: null, audience: null, user }))
 expectError(jwt({ secret: 'a secret', algorithms: 'HS256', user }))
 expectError(jwt({ secret: 'a secret', algorithms: ['none'], user }))
-expectError(jwt({ jwks: 'https://issuer.example/jwks.json', algorithms: ['RS265'], user }))
+expectError(jwt({ jwks: 'https://issuer.example/jwks.json', algorithms: ['RS265'], issuer: null, audience: null, user }))
 expectAssignable<readonly JwtAlgorithm[]>(['HS256', 'RS256', 'PS256', 'ES256', 'EdDSA'])
 expectError(jwt({ secret: 'a secret', algorithms: ['HS256'], user, clockTolerance: '30s' }))
 expectError(jwt({ secret: 'a secret', algorithms: ['HS256'], user, scopes: () => ['reed'] }))

@@ -1,6 +1,6 @@
 import { KeyObject, hash, webcrypto } from 'node:crypto'
-import type { FastifyRequest } from 'fastify'
-import type { JWTVerifyGetKey, JWTVerifyOptions } from 'jose' with { 'resolution-mode': 'import' }
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
+import type { JWSHeaderParameters, JWTVerifyOptions } from 'jose' with { 'resolution-mode': 'import' }
 import { isThenable, type AuthenticationBackend, type AuthenticationResult, type BackendAnswer } from '../backend'
 import { AuthCredentials } from '../credentials'
 import { AuthenticationError } from '../errors'
@@ -55,12 +55,10 @@ export type JwtAlgorithm = typeof ALGORITHM_NAMES[number]
 interface JwtCommonOptions {
   /** The algorithms to accept, like `['RS256']` (RFC 8725 §3.1). Required. */
   algorithms: readonly JwtAlgorithm[]
-  /** Accept only tokens with this `iss` (or one of these). */
-  issuer?: string | readonly string[]
-  /** Accept only tokens whose `aud` holds this audience (or one of these). */
-  audience?: string | readonly string[]
-  /** Seconds of leeway for `exp` and `nbf`. */
+  /** Seconds of leeway for `exp` and `nbf`; a token accepted within it expires that much later. */
   clockTolerance?: number
+  /** Whether a token must carry `exp` (RFC 9068 §2.2). `true` unless `false` is given. */
+  requireExpiration?: boolean
   /** The protection space named in every challenge: `Bearer realm="…"`. */
   realm?: string
   /** The caller's scopes; by default from `scope` (space-separated) or `scp`. Runs once per token. */
@@ -76,23 +74,42 @@ type JwtUserOption = JwtUser extends AuthenticatedUser
   ? { /** The caller; `null` refuses the token. By default a `JwtUser`. Runs once per token. */ user?: JwtUserFactory }
   : { /** The caller; `null` refuses the token. Runs once per token. */ user: JwtUserFactory }
 
+/** Accept only tokens with this `iss` (or one of these); `null` accepts any issuer. */
+type JwtIssuer = string | readonly string[] | null
+/** Accept only tokens whose `aud` holds this audience (or one of these); `null` accepts any audience. */
+type JwtAudience = string | readonly string[] | null
+
+/** With `jwks`, `issuer` and `audience` are required (RFC 8725 §3.8–3.9, RFC 9068 §4): `null` says any will do. */
 type JwtKeyOption =
-  | { /** An HMAC secret, or a public key. */ secret: string | Uint8Array | KeyObject, jwks?: never }
-  | { /** The URL of a JSON Web Key Set, like `'https://issuer.example/.well-known/jwks.json'`. */ jwks: string, secret?: never }
+  | { /** An HMAC secret, or a public key. */ secret: string | Uint8Array | KeyObject, jwks?: never, issuer?: JwtIssuer, audience?: JwtAudience }
+  | { /** The URL of a JSON Web Key Set, like `'https://issuer.example/.well-known/jwks.json'`. */ jwks: string, secret?: never, issuer: JwtIssuer, audience: JwtAudience }
 
 export type JwtOptions = JwtKeyOption & JwtCommonOptions & JwtUserOption
 
-const OPTION_NAMES = ['secret', 'jwks', 'algorithms', 'issuer', 'audience', 'clockTolerance', 'realm', 'scopes', 'user', 'isRevoked'] as const
+const OPTION_NAMES = ['secret', 'jwks', 'algorithms', 'issuer', 'audience', 'clockTolerance', 'requireExpiration', 'realm', 'scopes', 'user', 'isRevoked'] as const
 const ALGORITHMS = new Set<string>(ALGORITHM_NAMES)
 const HMAC = /^HS(\d+)$/
 // An http: key set is only trusted on the machine itself.
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]'])
 // Verified tokens remembered at most; past it the oldest is forgotten.
 const CACHE_SIZE = 10_000
+// While the key set cannot be fetched, the next fetch waits 1 s, twice as long after each failure, 60 s at most.
+const FIRST_RETRY = 1000
+const LAST_RETRY = 60_000
+// What each required option is, for the error that asks for it (RFC 8725 §3.8–3.9, RFC 9068 §4).
+const REQUIRED_WITH_JWKS = {
+  issuer: 'the iss of the tokens to accept, like \'https://issuer.example\' (RFC 8725 §3.8, RFC 9068 §4); issuer: null accepts any issuer',
+  audience: 'the aud this API answers to, like \'https://api.example\' (RFC 8725 §3.9, RFC 9068 §4); audience: null accepts any audience'
+}
+
+/** The key that verifies a token with this header: the secret, the public key, or one from the key set. */
+type KeyOf = (header: JWSHeaderParameters) => Awaitable<VerificationKey>
+type VerificationKey = webcrypto.CryptoKey | KeyObject
 
 interface Settings {
   key: Uint8Array | KeyObject | URL
   verifyOptions: JWTVerifyOptions
+  clockTolerance: number
   scopes: (claims: JwtClaims) => Awaitable<readonly Scope[] | undefined>
   user: JwtUserFactory
   isRevoked: JwtCommonOptions['isRevoked']
@@ -114,12 +131,15 @@ export function jwt (options: JwtOptions): AuthenticationBackend {
       const jose = await loadJose()
       const { key } = settings
       if (key instanceof URL) {
-        verifyToken = verifier(settings, jose, remoteKeySet(jose, key))
+        verifyToken = verifier(settings, jose, remoteKeySet(jose, key, fastify.log))
         return
       }
       await checkKeyFits(jose, key, algorithms)
       const short = shortSecret(key, algorithms)
       if (short !== undefined) fastify.log.warn(short)
+      if (options.audience === undefined) {
+        fastify.log.warn('fastify-authentication/jwt: no audience option, so a token signed with the secret is accepted whatever its aud (RFC 8725 §3.9); give the audience option, or audience: null to accept any')
+      }
       verifyToken = verifier(settings, jose, await staticKey(key, algorithms))
     }
   }
@@ -142,6 +162,13 @@ interface Verified {
   claims: JwtClaims
 }
 
+/** A verified token in the cache: until when, and the key that verified it, found by the token's header. */
+interface Remembered extends Verified {
+  expiresAt: number
+  header: JWSHeaderParameters
+  key: VerificationKey
+}
+
 /**
  * jose verifies a forged token with each algorithm: a key that suits it fails on the signature,
  * one that does not (an RSA key for ES256, a secret for RS256) fails here, at startup.
@@ -161,9 +188,9 @@ async function checkKeyFits (jose: Jose, key: Uint8Array | KeyObject, algorithms
  * for each algorithm: given as bytes, jose would import it again for every token it verifies.
  * A public key goes as it is: jose keeps its WebCrypto form.
  */
-async function staticKey (key: Uint8Array | KeyObject, algorithms: readonly string[]): Promise<JWTVerifyGetKey> {
-  const secret = key instanceof KeyObject ? (key.type === 'secret' ? key.export() : undefined) : key
-  if (secret === undefined) return () => key
+async function staticKey (key: Uint8Array | KeyObject, algorithms: readonly string[]): Promise<KeyOf> {
+  if (key instanceof KeyObject && key.type !== 'secret') return () => key
+  const secret = key instanceof KeyObject ? key.export() : key
   // checkKeyFits let a secret through: every algorithm is HS256, HS384 or HS512.
   const imported = new Map<string, webcrypto.CryptoKey>()
   for (const alg of algorithms) {
@@ -173,16 +200,20 @@ async function staticKey (key: Uint8Array | KeyObject, algorithms: readonly stri
   return (header) => imported.get(header.alg as string) as webcrypto.CryptoKey
 }
 
-function verifier (settings: Settings, jose: Jose, key: JWTVerifyGetKey): BearerVerify {
+function verifier (settings: Settings, jose: Jose, keyOf: KeyOf): BearerVerify {
   const { verifyOptions, isRevoked } = settings
-  const verifyJwt = (token: string) => jose.jwtVerify(token, key, verifyOptions)
-  // By the SHA-256 digest of the token; an entry never outlives the token's exp.
-  const cache = new Map<string, Verified & { expiresAt: number }>()
+  // By the SHA-256 digest of the token; an entry never outlives the token's expiry, nor its key.
+  const cache = new Map<string, Remembered>()
 
   async function verifyAndRemember (token: string, digest: string, request: FastifyRequest): Promise<BackendAnswer> {
+    cache.delete(digest)
+    let key: VerificationKey | undefined
     let claims: JwtClaims
+    let header: JWSHeaderParameters
     try {
-      claims = frozen((await verifyJwt(token)).payload)
+      const verified = await jose.jwtVerify(token, async (protectedHeader) => (key = await keyOf(protectedHeader)), verifyOptions)
+      claims = frozen(verified.payload)
+      header = verified.protectedHeader
     } catch (error) {
       // jose's own errors are the token's fault: a bad signature, a claim, an algorithm, no matching key.
       if (error instanceof jose.errors.JOSEError) return null
@@ -193,34 +224,67 @@ function verifier (settings: Settings, jose: Jose, key: JWTVerifyGetKey): Bearer
     const expiresAt = verified.result.auth.expiresAt
     if (expiresAt !== undefined && expiresAt > Date.now()) {
       if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string)
-      cache.set(digest, { ...verified, expiresAt })
+      cache.set(digest, { ...verified, expiresAt, header, key: key as VerificationKey })
     }
     return unlessRevoked(verified, request, isRevoked)
   }
 
   return (token, request) => {
     const digest = hash('sha256', token)
-    const cached = cache.get(digest)
-    if (cached === undefined) return verifyAndRemember(token, digest, request)
-    if (cached.expiresAt > Date.now()) return unlessRevoked(cached, request, isRevoked)
-    cache.delete(digest)
-    return verifyAndRemember(token, digest, request)
+    const remembered = cache.get(digest)
+    if (remembered === undefined || remembered.expiresAt <= Date.now()) return verifyAndRemember(token, digest, request)
+    // The token's header still has to find the key that verified it: once jose has refetched a key
+    // set without it, or cannot fetch the set, the token is verified again, as a new one would be.
+    // (jose imports each key of a fetched set anew, so after a refetch every token is verified once more.)
+    const answer = (key: VerificationKey): BackendAnswer | PromiseLike<BackendAnswer> =>
+      key === remembered.key ? unlessRevoked(remembered, request, isRevoked) : verifyAndRemember(token, digest, request)
+    const key = keyOf(remembered.header)
+    return isThenable(key) ? key.then(answer, () => verifyAndRemember(token, digest, request)) : answer(key)
   }
 }
 
 /**
  * The key set at the configured URL only, never one the token names (`jku`, `x5u`). jose caches
  * it and refetches at most once per cooldown for an unknown `kid`, so unknown kids cause no storm.
- * A key set it cannot fetch or read is the server's failure: 503, not the token's 401.
+ * A key set it cannot fetch or read is the server's failure: 503, not the token's 401. While it
+ * cannot be fetched, jose's fetches go through `fetchKeySet`, which lets one through per backoff
+ * step (1 s, doubling, at most 60 s) and fails the others at once: requests that need the set get
+ * a 503 with `Retry-After`, and those that do not (a fresh set, a known `kid`) go on as before.
  */
-function remoteKeySet (jose: Jose, url: URL): JWTVerifyGetKey {
-  const keySet = jose.createRemoteJWKSet(url)
-  return async (header, token) => {
+function remoteKeySet (jose: Jose, url: URL, log: FastifyBaseLogger): KeyOf {
+  let failures = 0
+  let retryAt = 0
+
+  async function fetchKeySet (resource: string, init: RequestInit): Promise<Response> {
+    if (Date.now() < retryAt) throw new Error('the JSON Web Key Set is not fetched again before the backoff ends')
     try {
-      return await keySet(header, token)
+      const response = await fetch(resource, init)
+      // What jose takes: a 200 whose body is a key set. Anything else is a failed fetch.
+      if (response.status !== 200) throw new Error(`the server answered ${response.status}`)
+      const keySet: unknown = await response.json()
+      jose.createLocalJWKSet(keySet as Parameters<Jose['createLocalJWKSet']>[0])
+      if (failures > 0) log.info(`fastify-authentication/jwt: the JSON Web Key Set at ${url.href} is fetched again, after ${failures} failed attempts`)
+      failures = 0
+      return Response.json(keySet)
+    } catch (error) {
+      if (failures === 0) {
+        log.error({ err: error }, `fastify-authentication/jwt: the JSON Web Key Set at ${url.href} cannot be fetched; tokens that need it get 503 until it can, and it is fetched again after 1 s, then less often (60 s at most)`)
+      }
+      retryAt = Date.now() + Math.min(FIRST_RETRY * 2 ** failures, LAST_RETRY)
+      failures++
+      throw error
+    }
+  }
+
+  const keySet = jose.createRemoteJWKSet(url, { [jose.customFetch]: fetchKeySet })
+  return async (header) => {
+    try {
+      return await keySet(header)
     } catch (error) {
       if (error instanceof jose.errors.JWKSNoMatchingKey || error instanceof jose.errors.JWKSMultipleMatchingKeys) throw error
-      throw new AuthenticationError('Bearer tokens cannot be verified right now', { statusCode: 503, cause: error })
+      // RFC 9110 §10.2.3: Retry-After in seconds, here until the next fetch.
+      const retryAfter = failures > 0 ? Math.max(1, Math.ceil((retryAt - Date.now()) / 1000)) : undefined
+      throw new AuthenticationError('Bearer tokens cannot be verified right now', { statusCode: 503, retryAfter, cause: error })
     }
   }
 }
@@ -231,8 +295,9 @@ async function caller (claims: JwtClaims, settings: Settings): Promise<Verified 
   if (scopes === undefined) return null
   const user = await settings.user(claims)
   if (user == null) return null
+  // jose accepts the token until exp + clockTolerance: the credentials expire then, not before.
   const { exp } = claims
-  const auth = new AuthCredentials(scopes, { expiresAt: exp === undefined ? undefined : exp * 1000 })
+  const auth = new AuthCredentials(scopes, { expiresAt: exp === undefined ? undefined : (exp + settings.clockTolerance) * 1000 })
   // Granted once per token here, so that bearer finds a cached caller complete and passes it on as it is.
   return { result: recognised({ auth, user }), claims }
 }
@@ -281,25 +346,35 @@ function frozen<T> (value: T): T {
 
 function checkOptions (options: JwtOptions): Settings {
   checkOptionNames(options, OPTION_NAMES, 'fastify-authentication/jwt', '{ secret or jwks, algorithms }')
-  const { secret, jwks, algorithms, issuer, audience, clockTolerance, scopes, user, isRevoked }: Partial<Record<typeof OPTION_NAMES[number], unknown>> = options
+  const { secret, jwks, algorithms, issuer, audience, clockTolerance = 0, requireExpiration = true, scopes, user, isRevoked }: Partial<Record<typeof OPTION_NAMES[number], unknown>> = options
   if ((secret === undefined) === (jwks === undefined)) {
     throw new TypeError('fastify-authentication/jwt: give exactly one of the secret and jwks options')
   }
   checkAlgorithms(algorithms)
   for (const [name, value] of Object.entries({ issuer, audience })) {
-    if (value !== undefined && !isNonEmptyString(value) && !(Array.isArray(value) && value.length > 0 && value.every(isNonEmptyString))) {
-      throw new TypeError(`fastify-authentication/jwt: the ${name} option must be a non-empty string or a non-empty array of them`)
+    if (value === undefined && jwks !== undefined) {
+      throw new TypeError(`fastify-authentication/jwt: with jwks, the ${name} option is required: ${REQUIRED_WITH_JWKS[name as keyof typeof REQUIRED_WITH_JWKS]}`)
+    }
+    if (value != null && !isNonEmptyString(value) && !(Array.isArray(value) && value.length > 0 && value.every(isNonEmptyString))) {
+      throw new TypeError(`fastify-authentication/jwt: the ${name} option must be a non-empty string, a non-empty array of them, or null`)
     }
   }
-  if (clockTolerance !== undefined && !(typeof clockTolerance === 'number' && clockTolerance >= 0 && Number.isFinite(clockTolerance))) {
+  if (!(typeof clockTolerance === 'number' && clockTolerance >= 0 && Number.isFinite(clockTolerance))) {
     throw new TypeError('fastify-authentication/jwt: the clockTolerance option must be a number of seconds, 0 or more')
+  }
+  if (typeof requireExpiration !== 'boolean') {
+    throw new TypeError('fastify-authentication/jwt: the requireExpiration option must be true or false')
   }
   for (const [name, value] of Object.entries({ scopes, user, isRevoked })) {
     if (value !== undefined && typeof value !== 'function') throw new TypeError(`fastify-authentication/jwt: the ${name} option must be a function`)
   }
   return {
     key: jwks === undefined ? secretKey(secret) : keySetUrl(jwks, algorithms),
-    verifyOptions: { algorithms: [...algorithms], issuer, audience, clockTolerance } as JWTVerifyOptions,
+    // RFC 9068 §2.2: exp is required in an access token, unless the app waives it.
+    verifyOptions: {
+      algorithms: [...algorithms], issuer: issuer ?? undefined, audience: audience ?? undefined, clockTolerance, requiredClaims: requireExpiration ? ['exp'] : []
+    } as JWTVerifyOptions,
+    clockTolerance,
     scopes: (scopes ?? scopesOfClaims) as Settings['scopes'],
     user: (user ?? defaultUser) as JwtUserFactory,
     isRevoked: isRevoked as Settings['isRevoked']
@@ -345,6 +420,10 @@ function keySetUrl (jwks: unknown, algorithms: readonly string[]): URL {
   const url = typeof jwks === 'string' && URL.canParse(jwks) ? new URL(jwks) : undefined
   if (url === undefined || !(url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname)))) {
     throw new TypeError('fastify-authentication/jwt: the jwks option must be the https: URL of a JSON Web Key Set (http: only for localhost)')
+  }
+  // fetch refuses them, and the URL is named in the log when the set cannot be fetched.
+  if (url.username !== '' || url.password !== '') {
+    throw new TypeError('fastify-authentication/jwt: the jwks option must not carry a user name or password: fetch refuses them')
   }
   const hmac = algorithms.find((algorithm) => HMAC.test(algorithm))
   if (hmac !== undefined) {
