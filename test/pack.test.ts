@@ -4,9 +4,9 @@
 // against by a strict TypeScript consumer (node16 and bundler resolution), and checked by attw.
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, relative, sep } from 'node:path'
+import { dirname, join, relative, sep } from 'node:path'
 import { root } from './spawn'
 
 // Packing, installing and two TypeScript programs take tens of seconds, more on a busy machine.
@@ -82,25 +82,35 @@ t.before(async () => {
   if (install.code !== 0) throw new Error(`npm install of the tarball failed:\n${install.stderr}`)
 })
 
-t.test('npm pack builds dist and ships it, the license and what the README links to, nothing else', async (t) => {
+t.test('npm pack builds dist and ships it, the license and the docs, nothing of the bench, tests or example', async (t) => {
   t.ok(existsSync(tarball), 'the tarball was written')
   for (const target of [...new Set(modules.flatMap((subpath) => targets(manifest.exports[subpath])))]) {
     t.ok(packed.includes(target.replace(/^\.\//, '')), `the tarball has ${target}`)
   }
-  for (const file of ['package.json', 'README.md', 'LICENSE']) t.ok(packed.includes(file), `the tarball has ${file}`)
-  // The build of lib (no source maps), and the files the README links to: nothing else.
-  const shipped = /^(package\.json|README\.md|LICENSE|dist\/lib\/.+\.(js|mjs|d\.ts|d\.mts)|example\/[^/]+\.ts|types\/[^/]+\.ts)$/
-  t.same(packed.filter((path) => !shipped.test(path)), [], 'nothing but the build, the license, the README and what it links to')
+  const docs = readdirSync(join(root, 'docs'), { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.md'))
+    .map((file) => `docs/${file.split(sep).join('/')}`)
+  t.not(docs.length, 0, 'the project has docs')
+  for (const file of ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'CONTRIBUTING.md', ...docs]) t.ok(packed.includes(file), `the tarball has ${file}`)
+  // The build of lib (no source maps) and the Markdown the README leads to: nothing else.
+  const shipped = /^(package\.json|README\.md|LICENSE|CHANGELOG\.md|CONTRIBUTING\.md|docs\/.+\.md|dist\/lib\/.+\.(js|mjs|d\.ts|d\.mts))$/
+  t.same(packed.filter((path) => !shipped.test(path)), [], 'nothing but the build, the license and the docs')
 
   const license = readFileSync(join(installed, 'LICENSE'), 'utf8')
   t.match(license, /^MIT License\n\nCopyright \(c\) \d{4} fastify-authentication contributors\n/, 'an MIT license')
 
-  // Every relative link of the README leads to a file in the package (absolute links are not checked).
-  const readme = readFileSync(join(installed, 'README.md'), 'utf8')
-  const links = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map(([, link]) => link)
-    .filter((link) => !/^[a-z]+:|^#/i.test(link)).map((link) => link.replace(/#.*$/, ''))
-  t.not(links.length, 0, 'the README has relative links')
-  for (const link of links) t.ok(existsSync(join(installed, link)), `the README's link to ${link} works in the package`)
+  // Every relative link of every page in the package leads to a file in the package (absolute links are not checked).
+  const pages = packed.filter((path) => path.endsWith('.md'))
+  let links = 0
+  for (const page of pages) {
+    const text = readFileSync(join(installed, page), 'utf8').replace(/^ *```[^]*?^ *```/gm, '').replace(/`[^`\n]*`/g, '')
+    for (const [, link] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:|^#/i.test(link)) continue
+      links++
+      const file = join(installed, dirname(page), link.replace(/#.*$/, ''))
+      t.ok(file.startsWith(installed + sep) && existsSync(file), `${page}: the link to ${link} works in the package`)
+    }
+  }
+  t.ok(links > 20, `relative links checked (${links})`)
 })
 
 t.test('every entry point loads from ESM and CommonJS, one implementation for both', async (t) => {
