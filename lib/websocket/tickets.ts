@@ -189,7 +189,7 @@ export function webSocketTickets (options: WebSocketTicketsOptions = {}): WebSoc
     credential: 'sec-websocket-protocol:ticket',
 
     authenticate (request) {
-      // Only a real handshake: anywhere else a ticket would be an HTTP credential (issue #21).
+      // A real handshake only: on anything else a ticket would be an HTTP credential.
       if (!isUpgrade(request)) return null
       const ticket = offeredTicket(request.headers['sec-websocket-protocol'])
       if (ticket === undefined) return null
