@@ -20,10 +20,24 @@ import { tokens } from './ticket-caller'
 const SITE = 'https://app.example'
 const EVIL = 'https://evil.example'
 
-/** The README's Redis store, as written there. */
+// The README's Redis store, as written there.
+
+// KEYS: the ticket, the identity's tickets (a sorted set by expiry); ARGV: value, ttlMs, now, maxPerIdentity.
+const SET_TICKET = `
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[3])
+for _, oldest in ipairs(redis.call('ZRANGE', KEYS[2], 0, -tonumber(ARGV[4]))) do
+  redis.call('DEL', oldest)
+  redis.call('ZREM', KEYS[2], oldest)
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('ZADD', KEYS[2], tonumber(ARGV[3]) + tonumber(ARGV[2]), KEYS[1])
+redis.call('PEXPIREAT', KEYS[2], redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')[2])
+`
+
 function redisStore (redis: Redis): TicketStore {
   return {
-    set: (id, value, ttlMs) => redis.set(`ws-ticket:${id}`, value, 'PX', ttlMs),
+    set: (id, value, ttlMs, { identity, maxPerIdentity }) =>
+      redis.eval(SET_TICKET, 2, `ws-ticket:${id}`, `ws-tickets-of:${identity}`, value, ttlMs, Date.now(), maxPerIdentity),
     take: (id) => redis.getdel(`ws-ticket:${id}`) // GETDEL: Redis 6.2+
   }
 }
@@ -91,8 +105,8 @@ async function instance (t: Test, port: number, options: WebSocketTicketsOptions
   return { ...urls, redis }
 }
 
-async function issue (http: string, { origin, expiresAt }: { origin?: string, expiresAt?: number } = {}): Promise<string> {
-  const headers: Record<string, string> = { authorization: 'Token alice' }
+async function issue (http: string, { user = 'alice', origin, expiresAt }: { user?: string, origin?: string, expiresAt?: number } = {}): Promise<string> {
+  const headers: Record<string, string> = { authorization: `Token ${user}` }
   if (origin !== undefined) headers.origin = origin
   if (expiresAt !== undefined) headers['x-expires-at'] = String(expiresAt)
   return new Promise((resolve, reject) => {
@@ -107,7 +121,7 @@ async function issue (http: string, { origin, expiresAt }: { origin?: string, ex
 }
 
 /** A real handshake offering `chat` and the ticket: 101 with the first message, or the refusal's status. */
-function open (ws: string, ticket: string, origin?: string): Promise<{ status: number, protocol?: string, message?: Record<string, unknown> }> {
+function open (ws: string, ticket: string, origin?: string): Promise<{ status: number, protocol?: string, message?: { user: string } & Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const socket = new WebSocket(`${ws}/ws`, ['chat', `ticket.${ticket}`], { origin })
     socket.on('message', (data) => {
@@ -181,5 +195,19 @@ t.test('the Redis store, against a real redis-server', async (t) => {
     t.same(await open(a.ws, ticket, SITE), { status: 403 }, 'and the refusal used the ticket up')
     const bare = await issue(b.http)
     t.same(await open(a.ws, bare, SITE), { status: 403 }, 'issued without an Origin, used with one: 403')
+  })
+
+  t.test('one identity holds maxPerIdentity tickets across servers, its oldest going first; other identities keep theirs', async (t) => {
+    const a = await instance(t, port, { maxPerIdentity: 2 })
+    const b = await instance(t, port, { maxPerIdentity: 2 })
+    const bob = await issue(a.http, { user: 'bob' })
+    const erin = [await issue(a.http, { user: 'erin' }), await issue(b.http, { user: 'erin' }), await issue(a.http, { user: 'erin' })]
+    t.same(await a.redis.zcard('ws-tickets-of:erin'), 2, 'a sorted set of erin\'s tickets, two of them')
+    const ttl = await a.redis.pttl('ws-tickets-of:erin')
+    t.ok(ttl > 29_000 && ttl <= 30_000, 'which Redis drops with the last of them')
+    t.same(await open(b.ws, erin[0]), { status: 403 }, 'erin\'s oldest went')
+    t.match(await open(b.ws, erin[1]), { status: 101, message: { user: 'erin' } }, 'her newer ones redeem')
+    t.match(await open(a.ws, erin[2]), { status: 101, message: { user: 'erin' } })
+    t.match(await open(b.ws, bob), { status: 101, message: { user: 'bob' } }, 'and bob\'s is untouched')
   })
 })

@@ -1,6 +1,7 @@
 // WebSocket tickets: issued over HTTP, redeemed once in a real handshake (ws clients against a listening server).
 import { once } from 'node:events'
 import { request as httpRequest } from 'node:http'
+import { connect } from 'node:net'
 import { text } from 'node:stream/consumers'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
@@ -8,7 +9,7 @@ import Fastify, { type FastifyRequest } from 'fastify'
 import websocket from '@fastify/websocket'
 import WebSocket from 'ws'
 import authentication, { AuthCredentials, AuthenticationError, SimpleUser } from '../lib/index'
-import { MemoryTicketStore, TicketUser, webSocketTickets, type TicketStore, type WebSocketTickets, type WebSocketTicketsOptions } from '../lib/websocket/index'
+import { MemoryTicketStore, TicketUser, webSocketTickets, type TicketOwner, type TicketStore, type WebSocketTickets, type WebSocketTicketsOptions } from '../lib/websocket/index'
 import { get, listen, logLines } from './helpers'
 import { tokens } from './ticket-caller'
 
@@ -49,6 +50,13 @@ async function serve (
     socket.send(JSON.stringify({ ...caller(request), protocol: socket.protocol }))
   })
   app.get('/ws-open', { websocket: true }, (socket, request) => { socket.send(JSON.stringify(caller(request))) })
+  // A socket asking for a ticket for its own caller: what a ticket must never buy.
+  app.get('/ws-renew', { websocket: true, config: { requires: 'authenticated' } }, (socket, request) => {
+    tickets.issue(request).then(
+      () => socket.send(JSON.stringify({ issued: true })),
+      (error: AuthenticationError) => socket.send(JSON.stringify({ statusCode: error.statusCode, message: error.message }))
+    )
+  })
   app.get('/http', async (request) => caller(request))
   const { http, ws } = await listen(app, t)
   return { http, ws, tickets }
@@ -115,11 +123,38 @@ async function status (url: string, protocols: string[], options?: { origin?: st
 
 const offer = (ticket: string): string[] => ['chat', `ticket.${ticket}`]
 
-/** A handshake as the backend sees it, for calling authenticate() directly. */
+/** A handshake as the backend sees it, for calling authenticate() directly: a GET Node handed to its upgrade path. */
 function handshakeRequest (protocols: string, origin?: string): FastifyRequest {
-  const headers: Record<string, string> = { upgrade: 'websocket', 'sec-websocket-protocol': protocols }
+  const headers: Record<string, string> = { connection: 'upgrade', upgrade: 'websocket', 'sec-websocket-protocol': protocols }
   if (origin !== undefined) headers.origin = origin
-  return { headers } as unknown as FastifyRequest
+  return { method: 'GET', headers, raw: { upgrade: true } } as unknown as FastifyRequest
+}
+
+/**
+ * One request written on a raw TCP connection, exactly as given (no `Connection` header unless
+ * given): the status and body once the whole answer (Content-Length) came.
+ */
+async function rawRequest (origin: string, method: string, path: string, headers: Record<string, string>): Promise<Answer> {
+  const { hostname, port } = new URL(origin)
+  const socket = connect(Number(port), hostname)
+  socket.on('error', () => {})
+  await once(socket, 'connect')
+  const lines = [`${method} ${path} HTTP/1.1`, `Host: ${hostname}:${port}`, ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)]
+  socket.write(lines.join('\r\n') + '\r\n\r\n')
+  let received = ''
+  socket.setEncoding('latin1')
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no whole answer to ${method} ${path} within 5 s: ${received}`)) }, 5000)
+    socket.on('data', (chunk: string) => {
+      received += chunk
+      const end = received.indexOf('\r\n\r\n')
+      const length = /\r\ncontent-length: (\d+)/i.exec(received.slice(0, end))
+      if (end === -1 || length === null || received.length < end + 4 + Number(length[1])) return
+      clearTimeout(timer)
+      socket.destroy()
+      resolve({ status: Number(received.slice(9, 12)), body: received.slice(end + 4) })
+    })
+  })
 }
 
 /** An HTTP request a backend recognised, for calling issue() directly. */
@@ -279,6 +314,51 @@ t.test('tickets are only read from handshakes: an HTTP request with the header i
   t.equal(await status(`${ws}/ws`, offer(ticket)), 101, 'the ticket is still good')
 })
 
+t.test('a ticket is a handshake credential only: on a request Node did not hand to its upgrade path it is ignored, and kept', async (t) => {
+  const { http, ws } = await serve(t)
+  // What a stolen ticket tried: `Upgrade: websocket` without `Connection: upgrade` is ordinary HTTP to Node.
+  const plain = (ticket: string): Record<string, string> => ({ upgrade: 'websocket', 'sec-websocket-protocol': `chat, ticket.${ticket}`, 'content-length': '0' })
+  const read = await issue(http)
+  const answer = await rawRequest(http, 'GET', '/http', plain(read))
+  t.same([answer.status, JSON.parse(answer.body).isAuthenticated], [200, false], 'GET with the ticket: anonymous')
+
+  const renew = await issue(http)
+  const renewed = await rawRequest(http, 'POST', '/ws-ticket', plain(renew))
+  t.same([renewed.status, JSON.parse(renewed.body).ticket], [403, undefined], 'POST /ws-ticket with the ticket: refused as an anonymous caller, no new ticket')
+  // Node's upgrade path, but not a GET: no handshake either (RFC 6455 §4.1), and a handshake's refusal.
+  const posted = await rawRequest(http, 'POST', '/ws-ticket', { connection: 'Upgrade', ...plain(renew) })
+  t.same([posted.status, JSON.parse(posted.body).ticket], [403, undefined], 'the same POST as an upgrade: 403')
+
+  const malformed = await rawRequest(http, 'GET', '/http', plain('nope'))
+  t.same([malformed.status, JSON.parse(malformed.body).isAuthenticated], [200, false], 'a malformed ticket there is not even read')
+  for (const ticket of [read, renew]) {
+    t.match(await open(`${ws}/ws`, offer(ticket)), { opened: true, message: { user: 'alice', ticketUser: true } }, 'the ticket was not used up: a real handshake redeems it')
+  }
+})
+
+t.test('of 8 simultaneous handshakes with one ticket exactly one is upgraded, whatever plain requests carry it meanwhile', async (t) => {
+  const { http, ws } = await serve(t)
+  for (let round = 0; round < 3; round++) {
+    const ticket = await issue(http)
+    const plain = { upgrade: 'websocket', 'sec-websocket-protocol': `chat, ticket.${ticket}` }
+    const [handshakes, requests] = await Promise.all([
+      Promise.all(Array.from({ length: 8 }, () => status(`${ws}/ws`, offer(ticket)))),
+      Promise.all(Array.from({ length: 8 }, () => rawRequest(http, 'GET', '/http', plain)))
+    ])
+    t.same(handshakes.sort(), [101, 403, 403, 403, 403, 403, 403, 403], `round ${round}: one 101, seven 403`)
+    t.same(requests.map(({ body }) => JSON.parse(body).isAuthenticated), new Array(8).fill(false), `round ${round}: the plain requests are all anonymous`)
+  }
+})
+
+t.test('a ticket never buys another: issue() refuses the caller of a socket a ticket opened with 401', async (t) => {
+  const { http, ws } = await serve(t)
+  t.same(await open(`${ws}/ws-renew`, offer(await issue(http))), {
+    opened: true, protocol: 'chat', header: 'chat', message: { statusCode: 401, message: 'Authentication required for a WebSocket ticket' }
+  })
+  t.match(await open(`${ws}/ws-renew`, ['chat'], { headers: { authorization: 'Token alice' } }), { opened: true, message: { issued: true } },
+    'the same route, for a caller the app\'s own backend recognised: a ticket')
+})
+
 t.test('bad tickets are refused with 403, on guarded and open routes alike', async (t) => {
   const { http, ws } = await serve(t)
   const good = await issue(http)
@@ -419,34 +499,61 @@ t.test('a store that fails or gives back what it was not given: 500, never an up
   t.equal((await post(http, '/ws-ticket', { authorization: 'Token alice' })).status, 500, 'a set that throws: issue() fails')
 })
 
-t.test('the default store is bounded: the oldest ticket goes first', async (t) => {
-  const { http, ws } = await serve(t, { store: new MemoryTicketStore({ maxEntries: 3 }) })
-  const issued = []
-  for (let i = 0; i < 4; i++) issued.push(await issue(http, { user: `user${i}` }))
-  t.equal(await status(`${ws}/ws`, offer(issued[0])), 403, 'the oldest was dropped for the fourth')
-  for (let i = 1; i < 4; i++) t.match(await open(`${ws}/ws`, offer(issued[i])), { opened: true, message: { user: `user${i}` } })
+t.test('under pressure: one identity holds maxPerIdentity tickets, its oldest going first; a full store refuses with 503', async (t) => {
+  const { http, ws } = await serve(t, { maxPerIdentity: 2, store: new MemoryTicketStore({ maxEntries: 4 }) })
+  const bob = await issue(http, { user: 'bob' })
+  // One caller issuing ticket after ticket, as to flush the store: only its own go.
+  const alice = []
+  for (let i = 0; i < 10; i++) alice.push(await issue(http))
+  const carol = await issue(http, { user: 'carol' })
+  const full = await post(http, '/ws-ticket', { authorization: 'Token dave' })
+  t.same([full.status, JSON.parse(full.body).message], [503, 'No room for another WebSocket ticket: try again shortly'],
+    'four live tickets of three identities: the store is full, and a fourth identity gets 503')
+  alice.push(await issue(http))
+  t.pass('an identity at its quota still gets one when the store is full: it replaces its own oldest')
+  for (const [who, ticket] of [['bob', bob], ['carol', carol], ['alice', alice[9]], ['alice', alice[10]]]) {
+    t.match(await open(`${ws}/ws`, offer(ticket)), { opened: true, message: { user: who } }, `${who}'s live ticket redeems`)
+  }
+  t.same(await Promise.all(alice.slice(0, 9).map((ticket) => status(`${ws}/ws`, offer(ticket)))), new Array(9).fill(403), 'alice\'s older ones went')
+  t.match(await issue(http, { user: 'dave' }), TICKET, 'once tickets are used, there is room again')
+})
 
+t.test('the default store holds 10 000 tickets, and forgets none while they live', async (t) => {
   const store = new MemoryTicketStore()
-  for (let i = 0; i <= 10_000; i++) store.set(`id${i}`, `value${i}`, 60_000)
+  const owner = (i: number): TicketOwner => ({ identity: `user${i}`, maxPerIdentity: 16 })
+  for (let i = 0; i < 10_000; i++) t.equal(store.set(`id${i}`, `value${i}`, 60_000, owner(i)), true) || t.bailout()
   t.equal(store.size, 10_000, '10 000 by default')
-  t.equal(store.take('id0'), undefined, 'the oldest went first')
-  t.equal(store.take('id1'), 'value1')
+  t.equal(store.set('id10000', 'value10000', 60_000, owner(10_000)), false, 'full: the next is refused')
+  t.equal(store.size, 10_000)
+  t.equal(store.take('id0'), 'value0', 'the oldest is still there')
+  t.equal(store.set('id10000', 'value10000', 60_000, owner(10_000)), true, 'a ticket taken makes room')
   t.equal(store.take('id10000'), 'value10000')
   t.equal(store.take('id10000'), undefined, 'once')
 })
 
 t.test('the default store drops expired entries, with no timer', async (t) => {
+  const owner = { identity: 'alice', maxPerIdentity: 100 }
   const store = new MemoryTicketStore({ maxEntries: 100 })
-  for (let i = 0; i < 5; i++) store.set(`old${i}`, 'v', 20)
-  store.set('lasting', 'v', 60_000)
-  store.set('late', 'v', 20)
+  for (let i = 0; i < 5; i++) store.set(`old${i}`, 'v', 20, owner)
+  store.set('lasting', 'v', 60_000, owner)
+  store.set('late', 'v', 20, { identity: 'bob', maxPerIdentity: 1 })
   t.equal(store.size, 7)
   await sleep(40)
   t.equal(store.take('late'), undefined, 'an expired entry is not given back')
   t.equal(store.size, 6, 'and is gone')
-  store.set('new', 'v', 60_000)
+  store.set('new', 'v', 60_000, owner)
   t.equal(store.size, 2, 'storing drops the expired entries at the old end')
   t.equal(store.take('lasting'), 'v')
+
+  // Expired entries behind a live one are left until the store is full, then all dropped to make room.
+  const small = new MemoryTicketStore({ maxEntries: 3 })
+  small.set('lasting', 'v', 60_000, { identity: 'alice', maxPerIdentity: 3 })
+  small.set('short1', 'v', 20, { identity: 'bob', maxPerIdentity: 3 })
+  small.set('short2', 'v', 20, { identity: 'bob', maxPerIdentity: 3 })
+  await sleep(40)
+  t.equal(small.set('new', 'v', 60_000, { identity: 'carol', maxPerIdentity: 3 }), true, 'a full store of expired entries has room')
+  t.equal(small.size, 2)
+  t.same([small.take('lasting'), small.take('new')], ['v', 'v'])
 
   t.throws(() => new MemoryTicketStore({ maxEntries: 0 }), /maxEntries must be a positive integer/)
   t.throws(() => new MemoryTicketStore({ maxEntries: 1.5 }), /maxEntries must be a positive integer/)
@@ -483,25 +590,29 @@ t.test('timers: a waiting ticket holds none, and issuing, redeeming, replaying a
 t.test('options are checked when webSocketTickets() is called', async (t) => {
   const store = new MemoryTicketStore()
   const bad: Array<[unknown, RegExp]> = [
-    [null, /^fastify-authentication\/websocket: options must be an object like \{ ttl: 30000, store \}$/],
+    [null, /^fastify-authentication\/websocket: options must be an object like \{ ttl: 30000, maxPerIdentity: 16, store \}$/],
     ['30000', /options must be an object/],
     [{ ttl: 0 }, /the ttl option must be a positive integer of milliseconds, like 30000/],
     [{ ttl: -1 }, /the ttl option/],
     [{ ttl: 1.5 }, /the ttl option/],
     [{ ttl: '30000' }, /the ttl option/],
     [{ ttl: Infinity }, /the ttl option/],
-    [{ store: null }, /the store option must be an object with set\(id, value, ttlMs\) and take\(id\) methods/],
+    [{ maxPerIdentity: 0 }, /the maxPerIdentity option must be a positive integer, like 16/],
+    [{ maxPerIdentity: 1.5 }, /the maxPerIdentity option/],
+    [{ maxPerIdentity: '16' }, /the maxPerIdentity option/],
+    [{ store: null }, /the store option must be an object with set\(id, value, ttlMs, owner\) and take\(id\) methods/],
     [{ store: new Map() }, /the store option/],
     [{ store: { set () {} } }, /the store option/],
     [{ store: { take () {} } }, /the store option/],
     [{ store: 'redis' }, /the store option/],
-    [{ ttl: 1000, store, maxEntries: 10 }, /unknown option "maxEntries"; the options are ttl and store/]
+    [{ ttl: 1000, store, maxEntries: 10 }, /unknown option "maxEntries"; the options are ttl, maxPerIdentity and store/]
   ]
   for (const [options, message] of bad) {
     t.throws(() => webSocketTickets(options as WebSocketTicketsOptions), message, JSON.stringify(options) ?? String(options))
   }
   const tickets = webSocketTickets({ ttl: 1, store })
-  t.same(Object.keys(tickets).sort(), ['authenticate', 'handleProtocols', 'issue'], 'a backend with issue and handleProtocols, and no challenge')
+  t.same(Object.keys(tickets).sort(), ['authenticate', 'credential', 'handleProtocols', 'issue'], 'a backend with issue and handleProtocols, and no challenge')
+  t.equal(tickets.credential, 'sec-websocket-protocol:ticket', 'it reads the ticket offered as a subprotocol')
   t.equal(tickets.challenge, undefined)
 })
 

@@ -8,7 +8,7 @@ import { expectAssignable, expectError, expectType } from 'tsd'
 import authentication, { BaseUser, type AuthenticationBackend } from 'fastify-authentication'
 import {
   MemoryTicketStore, TicketUser, webSocketTickets,
-  type MemoryTicketStoreOptions, type TicketStore, type WebSocketTickets, type WebSocketTicketsOptions
+  type MemoryTicketStoreOptions, type TicketOwner, type TicketStore, type WebSocketTickets, type WebSocketTicketsOptions
 } from 'fastify-authentication/websocket'
 
 const tickets = webSocketTickets()
@@ -17,6 +17,9 @@ expectAssignable<AuthenticationBackend>(tickets)
 webSocketTickets({})
 webSocketTickets({ ttl: 10_000 })
 webSocketTickets({ ttl: 10_000, store: new MemoryTicketStore({ maxEntries: 100 }) })
+webSocketTickets({ ttl: 10_000, maxPerIdentity: 4 })
+expectError(webSocketTickets({ maxPerIdentity: '4' }))
+expectType<'sec-websocket-protocol:ticket'>(tickets.credential)
 expectAssignable<WebSocketTicketsOptions>({ store: new MemoryTicketStore() })
 expectError(webSocketTickets({ ttl: '30s' }))
 expectError(webSocketTickets({ ttl: 1000, maxEntries: 10 }))
@@ -25,13 +28,19 @@ expectError(webSocketTickets({ store: { take: () => null } }))
 expectError(webSocketTickets({ store: { set (_id: string, _value: object) {}, take: () => null } }))
 expectError(webSocketTickets({ store: { set () {}, take: () => 42 } }))
 
-// The README's Redis store: set with PX, take with GETDEL.
+// The README's Redis store: set through a script that keeps each identity's quota, take with GETDEL.
 const redis = new Redis()
+const SET_TICKET = 'the README\'s script'
 const redisStore: TicketStore = {
-  set: (id, value, ttlMs) => redis.set(`ws-ticket:${id}`, value, 'PX', ttlMs),
+  set: (id, value, ttlMs, { identity, maxPerIdentity }) =>
+    redis.eval(SET_TICKET, 2, `ws-ticket:${id}`, `ws-tickets-of:${identity}`, value, ttlMs, Date.now(), maxPerIdentity),
   take: (id) => redis.getdel(`ws-ticket:${id}`)
 }
 webSocketTickets({ store: redisStore })
+// A store written before set() had an owner still fits (with no quota), and a full one says false.
+expectAssignable<TicketStore>({ set: (id: string, value: string, ttlMs: number) => redis.set(id, value, 'PX', ttlMs), take: (id: string) => redis.getdel(id) })
+expectAssignable<TicketStore>({ set: () => false, take: () => null })
+expectAssignable<TicketOwner>({ identity: 'u-1', maxPerIdentity: 16 })
 // Sync and async stores alike.
 const map = new Map<string, string>()
 expectAssignable<TicketStore>({ set: (id: string, value: string) => { map.set(id, value) }, take: (id: string) => map.get(id) })
@@ -42,6 +51,8 @@ const store = new MemoryTicketStore()
 expectAssignable<TicketStore>(store)
 expectType<number>(store.size)
 expectType<string | undefined>(store.take('id'))
+expectType<boolean>(store.set('id', 'value', 1000, { identity: 'u-1', maxPerIdentity: 16 }))
+expectError(store.set('id', 'value', 1000))
 expectAssignable<MemoryTicketStoreOptions>({ maxEntries: 10 })
 expectError(new MemoryTicketStore({ max: 10 }))
 expectError(new MemoryTicketStore({ maxEntries: '10' }))

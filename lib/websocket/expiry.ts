@@ -3,6 +3,8 @@ import type { FastifyRequest } from 'fastify'
 
 interface ClosableSocket {
   close: (code: number, reason: string) => void
+  pause: () => void
+  terminate: () => void
   once: (event: 'close', listener: () => void) => unknown
 }
 interface SocketServer {
@@ -14,13 +16,16 @@ const LONGEST_TIMER = 2 ** 31 - 1
 // RFC 6455 §7.4.1: 1008, "policy violation", the generic code for a message against policy.
 const POLICY_VIOLATION = 1008
 const REASON = 'authentication credentials expired'
+// How long the 1008 close frame has to reach the client before the connection is destroyed.
+const GRACE = 1000
 
 // When the credentials of an accepted handshake expire, until its socket opens.
 const expiries = new WeakMap<IncomingMessage, number>()
 const watched = new WeakSet<SocketServer>()
 
 /**
- * Makes the socket of an accepted handshake close with 1008 when `request.auth` expires. The
+ * Makes the socket of an accepted handshake close with 1008 when `request.auth` expires, read
+ * nothing more, and be destroyed `GRACE` ms later (at once if they expired before it opened). The
  * handshake is upgraded by `@fastify/websocket` after the hooks ran, through its `ws` server:
  * its `connection` event hands over the socket with the raw request, which leads back here.
  */
@@ -37,11 +42,21 @@ export function closeWhenExpired (request: FastifyRequest, expiresAt: number): v
 }
 
 function closeAt (socket: ClosableSocket, expiresAt: number): void {
+  // Credentials that expired between the handshake's hooks and the upgrade: no socket for them.
+  if (expiresAt <= Date.now()) return socket.terminate()
   let timer: NodeJS.Timeout | undefined
   const wait = (): void => {
     const left = expiresAt - Date.now()
-    if (left <= 0) return socket.close(POLICY_VIOLATION, REASON)
-    timer = setTimeout(wait, Math.min(left, LONGEST_TIMER))
+    if (left > 0) {
+      timer = setTimeout(wait, Math.min(left, LONGEST_TIMER))
+      return
+    }
+    // After close(), ws reads on and emits every message until the client's close frame comes,
+    // which a client may put off (RFC 6455 §5.5.1): pause() stops reading, so that no message
+    // reaches the handler past the expiry, and the grace bounds how long the connection lingers.
+    socket.close(POLICY_VIOLATION, REASON)
+    socket.pause()
+    timer = setTimeout(() => socket.terminate(), GRACE)
   }
   // No timer outlives its socket, whoever closes it first.
   socket.once('close', () => clearTimeout(timer))

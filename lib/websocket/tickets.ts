@@ -7,38 +7,56 @@ import { AuthCredentials, areCredentials } from '../credentials'
 import { AuthenticationError } from '../errors'
 import type { Scope } from '../types'
 import { BaseUser } from '../users'
-import { isWebSocketRequest } from './handshake'
+import { isUpgrade } from './handshake'
 
 const MODULE = 'fastify-authentication/websocket'
 const PREFIX = 'ticket.'
 // 256 bits in base64url, unpadded.
 const TICKET = /^[A-Za-z0-9_-]{43}$/
 const DEFAULT_TTL = 30_000
+// A user's tabs and reconnections within a ttl: 16 is plenty, and one identity can fill at most 16 places of a store.
+const DEFAULT_MAX_PER_IDENTITY = 16
+
+/** Whose ticket an entry is, and how many live tickets that identity may hold (the `maxPerIdentity` option). */
+export interface TicketOwner {
+  identity: string
+  maxPerIdentity: number
+}
 
 /**
  * Where tickets wait to be redeemed. `id` is the SHA-256 digest of the ticket (base64url), never
  * the ticket itself; `value` is an opaque string (JSON) to give back as it was. `take` must get and
  * delete in one step (Redis `GETDEL`), so that two servers can never redeem the same ticket. A
  * store may forget an entry after `ttlMs`; the backend checks the expiry itself anyway.
+ *
+ * Under pressure a store never forgets another identity's live ticket: it keeps at most
+ * `owner.maxPerIdentity` tickets of `owner.identity`, forgetting that identity's oldest first (a
+ * Redis store keeps a sorted set of each identity's tickets), and when it has no room left, `set`
+ * returns (or resolves to) `false`, and `issue()` refuses with 503.
  */
 export interface TicketStore {
-  set (id: string, value: string, ttlMs: number): void | PromiseLike<unknown>
+  set (id: string, value: string, ttlMs: number, owner: TicketOwner): boolean | void | PromiseLike<unknown>
   take (id: string): string | null | undefined | PromiseLike<string | null | undefined>
 }
 
 export interface WebSocketTicketsOptions {
   /** How long a ticket lives, in milliseconds: 30 000 unless given. Less if the credentials expire first. */
   ttl?: number
+  /** Live tickets one identity may hold, 16 unless given; a new one then replaces the identity's oldest. */
+  maxPerIdentity?: number
   /** Where tickets wait: one bounded `MemoryTicketStore` per backend unless given. Share one (Redis) between processes. */
   store?: TicketStore
 }
 
 /** A backend for WebSocket handshakes that carries the caller of an HTTP request over, with a single-use ticket. */
 export interface WebSocketTickets extends AuthenticationBackend {
+  /** What the backend reads, for the chain rule: the ticket offered as a subprotocol. */
+  readonly credential: 'sec-websocket-protocol:ticket'
   /**
    * A ticket for the caller of `request`, an authenticated HTTP request: 43 base64url characters
    * (256 random bits), bound to the request's `Origin`. Rejects with a 401 `AuthenticationError`
-   * for an anonymous caller or expired credentials.
+   * for an anonymous caller, expired credentials or a caller a ticket admitted (a ticket never
+   * buys another), and with a 503 one when the store has no room left.
    */
   issue (request: FastifyRequest): Promise<string>
   /**
@@ -71,17 +89,22 @@ export class TicketUser extends BaseUser {
 }
 
 export interface MemoryTicketStoreOptions {
-  /** Tickets held at most (10 000 unless given); past it the oldest is forgotten. */
+  /** Tickets held at most (10 000 unless given); when that many are live, `issue()` refuses with 503. */
   maxEntries?: number
 }
 
+interface Entry { value: string, expiresAt: number, identity: string }
+
 /**
- * The default store: a `Map` in this process, bounded (the oldest entry goes first), with no
- * timer: an entry is checked for expiry when it is taken, and expired entries at the old end are
- * dropped whenever a ticket is stored.
+ * The default store: a `Map` in this process, bounded, with no timer. An entry is checked for
+ * expiry when it is taken; expired entries at the old end are dropped whenever a ticket is stored,
+ * and all of them when the store is full. Each identity's tickets are listed oldest first, for
+ * its quota. A full store refuses (`set` returns `false`) rather than forget a live ticket.
  */
 export class MemoryTicketStore implements TicketStore {
-  readonly #entries = new Map<string, { value: string, expiresAt: number }>()
+  readonly #entries = new Map<string, Entry>()
+  /** The ids of each identity's tickets, oldest first. */
+  readonly #owned = new Map<string, string[]>()
   readonly #maxEntries: number
 
   constructor (options: MemoryTicketStoreOptions = {}) {
@@ -98,22 +121,36 @@ export class MemoryTicketStore implements TicketStore {
     return this.#entries.size
   }
 
-  set (id: string, value: string, ttlMs: number): void {
+  set (id: string, value: string, ttlMs: number, { identity, maxPerIdentity }: TicketOwner): boolean {
     const now = Date.now()
     const entries = this.#entries
-    // Oldest first: drop the expired ones at the old end, then the oldest while full.
-    for (const [oldest, { expiresAt }] of entries) {
-      if (expiresAt > now && entries.size < this.#maxEntries) break
-      entries.delete(oldest)
+    // Oldest first: the expired ones at the old end; past the first live one only when full.
+    for (const [oldest, entry] of entries) {
+      if (entry.expiresAt <= now) this.#delete(oldest, entry)
+      else if (entries.size < this.#maxEntries) break
     }
-    entries.set(id, { value, expiresAt: now + ttlMs })
+    // The identity makes room among its own tickets: never at another's expense.
+    const owned = this.#owned.get(identity) ?? []
+    while (owned.length >= maxPerIdentity) this.#delete(owned[0], entries.get(owned[0]) as Entry)
+    if (entries.size >= this.#maxEntries) return false
+    entries.set(id, { value, expiresAt: now + ttlMs, identity })
+    owned.push(id)
+    this.#owned.set(identity, owned)
+    return true
   }
 
   take (id: string): string | undefined {
     const entry = this.#entries.get(id)
     if (entry === undefined) return undefined
-    this.#entries.delete(id)
+    this.#delete(id, entry)
     return entry.expiresAt > Date.now() ? entry.value : undefined
+  }
+
+  #delete (id: string, { identity }: Entry): void {
+    this.#entries.delete(id)
+    const owned = this.#owned.get(identity) as string[]
+    owned.splice(owned.indexOf(id), 1)
+    if (owned.length === 0) this.#owned.delete(identity)
   }
 }
 
@@ -136,23 +173,34 @@ interface TicketRecord {
  * backends and `tickets.handleProtocols` in `@fastify/websocket`'s options.
  */
 export function webSocketTickets (options: WebSocketTicketsOptions = {}): WebSocketTickets {
-  checkOptionNames(options, ['ttl', 'store'], MODULE, '{ ttl: 30000, store }')
-  const { ttl = DEFAULT_TTL, store = new MemoryTicketStore() } = options
+  checkOptionNames(options, ['ttl', 'maxPerIdentity', 'store'], MODULE, '{ ttl: 30000, maxPerIdentity: 16, store }')
+  const { ttl = DEFAULT_TTL, maxPerIdentity = DEFAULT_MAX_PER_IDENTITY, store = new MemoryTicketStore() } = options
   if (!Number.isSafeInteger(ttl) || ttl < 1) {
     throw new TypeError(`${MODULE}: the ttl option must be a positive integer of milliseconds, like 30000`)
   }
+  if (!Number.isSafeInteger(maxPerIdentity) || maxPerIdentity < 1) {
+    throw new TypeError(`${MODULE}: the maxPerIdentity option must be a positive integer, like 16`)
+  }
   if (typeof store !== 'object' || store === null || typeof store.set !== 'function' || typeof store.take !== 'function') {
-    throw new TypeError(`${MODULE}: the store option must be an object with set(id, value, ttlMs) and take(id) methods`)
+    throw new TypeError(`${MODULE}: the store option must be an object with set(id, value, ttlMs, owner) and take(id) methods`)
   }
 
   return {
+    credential: 'sec-websocket-protocol:ticket',
+
     authenticate (request) {
-      if (!isWebSocketRequest(request)) return null
+      // A real handshake only: on anything else a ticket would be an HTTP credential.
+      if (!isUpgrade(request)) return null
       const ticket = offeredTicket(request.headers['sec-websocket-protocol'])
       if (ticket === undefined) return null
       const origin = request.headers.origin ?? null
+      const admit = (value: string | null | undefined): AuthenticationResult => {
+        const caller = redeemed(value, origin)
+        admittedByTicket.add(request)
+        return caller
+      }
       const taken = store.take(idOf(ticket))
-      return isThenable(taken) ? taken.then((value) => redeemed(value, origin)) : redeemed(taken, origin)
+      return isThenable(taken) ? taken.then(admit) : admit(taken)
     },
 
     async issue (request) {
@@ -170,7 +218,8 @@ export function webSocketTickets (options: WebSocketTicketsOptions = {}): WebSoc
         authExpiresAt: auth.expiresAt ?? null
       }
       const ticket = randomBytes(32).toString('base64url')
-      await store.set(idOf(ticket), JSON.stringify(record), Math.ceil(expiresAt - now))
+      const stored = await store.set(idOf(ticket), JSON.stringify(record), Math.ceil(expiresAt - now), { identity: user.identity, maxPerIdentity })
+      if (stored === false) throw new AuthenticationError('No room for another WebSocket ticket: try again shortly', { statusCode: 503 })
       return ticket
     },
 
@@ -178,13 +227,19 @@ export function webSocketTickets (options: WebSocketTicketsOptions = {}): WebSoc
   }
 }
 
-/** The issuing request's credentials and user, checked: only an authenticated caller gets a ticket. */
+/** The requests a ticket admitted, of any `webSocketTickets` backend. */
+const admittedByTicket = new WeakSet<FastifyRequest>()
+
+/**
+ * The issuing request's credentials and user, checked: only a caller authenticated by other
+ * credentials than a ticket gets one (a ticket never buys another).
+ */
 function callerOf (request: FastifyRequest): { auth: AuthCredentials, user: TicketRecord['user'] } {
   const { auth, user } = (request ?? {}) as Partial<FastifyRequest>
   if (!areCredentials(auth)) {
     throw new TypeError(`${MODULE}: tickets.issue(request) takes a request the plugin authenticated: register fastify-authentication in the route's scope or a parent scope`)
   }
-  if (user?.isAuthenticated !== true) {
+  if (user?.isAuthenticated !== true || admittedByTicket.has(request)) {
     throw new AuthenticationError('Authentication required for a WebSocket ticket', { statusCode: 401 })
   }
   const { identity, displayName } = user
