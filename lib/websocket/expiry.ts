@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify'
 
 interface ClosableSocket {
   close: (code: number, reason: string) => void
-  pause: () => void
+  removeAllListeners: (event: 'message') => unknown
   terminate: () => void
   once: (event: 'close', listener: () => void) => unknown
 }
@@ -24,8 +24,8 @@ const expiries = new WeakMap<IncomingMessage, number>()
 const watched = new WeakSet<SocketServer>()
 
 /**
- * Makes the socket of an accepted handshake close with 1008 when `request.auth` expires, read
- * nothing more, and be destroyed `GRACE` ms later (at once if they expired before it opened). The
+ * Makes the socket of an accepted handshake close with 1008 when `request.auth` expires, hand
+ * its handler nothing more, and be destroyed `GRACE` ms later (at once if they expired before it opened). The
  * handshake is upgraded by `@fastify/websocket` after the hooks ran, through its `ws` server:
  * its `connection` event hands over the socket with the raw request, which leads back here.
  */
@@ -52,10 +52,11 @@ function closeAt (socket: ClosableSocket, expiresAt: number): void {
       return
     }
     // After close(), ws reads on and emits every message until the client's close frame comes,
-    // which a client may put off (RFC 6455 §5.5.1): pause() stops reading, so that no message
-    // reaches the handler past the expiry, and the grace bounds how long the connection lingers.
+    // which a client may put off (RFC 6455 §5.5.1): the handler's listeners go, so that no
+    // message reaches it past the expiry, while the close frame can still end the connection
+    // cleanly; the grace bounds how long a client that ignores it keeps the connection.
     socket.close(POLICY_VIOLATION, REASON)
-    socket.pause()
+    socket.removeAllListeners('message')
     timer = setTimeout(() => socket.terminate(), GRACE)
   }
   // No timer outlives its socket, whoever closes it first.
