@@ -225,7 +225,7 @@ t.test('an unknown key reaches neither a response body nor a log line', async (t
   t.same([answer.body, ...lines.lines].filter((text) => text.includes(key)), [])
 })
 
-t.test('with apiKey and basic, an anonymous caller gets both challenges, one header each, and either backend may recognise the caller', async (t) => {
+t.test('with apiKey and basic, an anonymous caller gets both challenges, one header each, either backend may recognise the caller, and a rejected credential refuses the request', async (t) => {
   const app = Fastify()
   await app.register(authentication, {
     backend: [
@@ -241,8 +241,11 @@ t.test('with apiKey and basic, an anonymous caller gets both challenges, one hea
 
   t.equal(await (await fetch(http + '/guarded', { headers: { 'x-api-key': 'k-reader' } })).text(), 'reader')
   t.equal(await (await fetch(http + '/guarded', { headers: { authorization: basicHeader('alice', 'wonderland') } })).text(), 'alice')
-  t.equal(await (await fetch(http + '/guarded', { headers: { 'x-api-key': 'k-nobody', authorization: basicHeader('alice', 'wonderland') } })).text(), 'alice',
-    'an unknown key does not stop the chain')
+  t.same(await challenged(http + '/guarded', { 'x-api-key': 'k-nobody', authorization: basicHeader('alice', 'wonderland') }), unknownKey,
+    'an unknown key refuses the request, though the Basic credentials are good')
+  t.same(await challenged(http + '/guarded', { 'x-api-key': 'k-reader', authorization: basicHeader('admin', 'guess') }),
+    { status: 401, challenges: ['Basic realm="api", charset="UTF-8"'], body: 'Invalid username or password' },
+    'a wrong password refuses the request, though the key is good: a password is never guessed behind a good key')
   t.same(await challenged(http + '/guarded', { 'x-api-key': 'k-nobody', authorization: basicHeader('alice', 'wrong') }), unknownKey,
     'recognised by nobody: the first refusal')
   t.same(await challenged(http + '/guarded', { authorization: basicHeader('alice', 'wrong') }),

@@ -37,6 +37,7 @@ export function apiKey (options: ApiKeyOptions): AuthenticationBackend {
       name: 'apiKey',
       definition: header !== undefined ? { type: 'apiKey', in: 'header', name: header } : { type: 'apiKey', in: 'cookie', name: cookie }
     },
+    credential: name !== undefined ? `header:${name}` : `cookie:${cookie}`,
     authenticate (request) {
       const key = keyOf(request)
       // An empty key is no key, as in FastAPI: nothing to verify.
