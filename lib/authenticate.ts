@@ -87,6 +87,7 @@ function admit (
     request.auth = caller.auth
     request.user = caller.user
     publishAuthenticated(request)
+    // The chain let through no credentials that had expired: the socket closes when they do.
     const { expiresAt } = caller.auth
     if (expiresAt !== undefined && isWebSocketRequest(request)) closeWhenExpired(request, expiresAt)
   }

@@ -18,7 +18,8 @@ export type BackendAnswer = AuthenticationResult | null | undefined
 /**
  * Decides who is calling. Return the caller, `null`/`undefined` for a caller it does not
  * recognise (the next backend gets its say), or throw `AuthenticationError` for credentials
- * that are present but wrong.
+ * that are present but wrong. Credentials whose `expiresAt` has passed count as none: the
+ * caller is anonymous, and the next backend gets its say.
  */
 export interface AuthenticationBackend {
   authenticate (request: FastifyRequest): BackendAnswer | PromiseLike<BackendAnswer>
@@ -151,10 +152,10 @@ class Chain {
     return this.#admitted?.includes(credential) === true
   }
 
-  /** A backend's answer, checked against the contract. */
+  /** A backend's answer, checked against the contract: credentials that have expired are none. */
   answered (backend: AuthenticationBackend, credential: unknown, answer: BackendAnswer): void {
     const result = checkResult(answer)
-    if (result === null) return
+    if (result === null || hasExpired(result)) return
     ;(this.#admitted ??= []).push(credential)
     this.#rejections?.delete(credential)
     if (this.#winner !== undefined) return
@@ -179,10 +180,16 @@ class Chain {
       for (const rejection of this.#rejections.values()) refusal = kept(refusal, rejection)
     }
     if (refusal !== undefined) throw refusal
-    if (this.#result === null) return null
+    // Credentials that expired while later backends were asked are none either: no socket is opened only to be closed.
+    if (this.#result === null || hasExpired(this.#result)) return null
     request[kRecognisedBy] = this.#winner
     return this.#result
   }
+}
+
+/** Whether the credentials' `expiresAt` has passed: expired credentials count as none. */
+function hasExpired ({ auth }: AuthenticationResult): boolean {
+  return auth.expiresAt !== undefined && auth.expiresAt <= Date.now()
 }
 
 /**

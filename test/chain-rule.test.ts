@@ -2,6 +2,7 @@
 // the chain moves past a rejection only to backends that read the same credential.
 import t, { type Test } from 'tap'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyRequest } from 'fastify'
 import websocket from '@fastify/websocket'
 import authentication, { AuthCredentials, AuthenticationError, SimpleUser, type AuthenticationBackend } from '../lib/index'
@@ -147,4 +148,15 @@ t.test('a chain of synchronous backends answers synchronously, its refusals too'
   t.same(runBackends([anonymous, admit, anonymous], request, undefined), caller('alice'))
   t.equal(runBackends([anonymous], request, undefined), null)
   t.throws(() => runBackends([admit, refuse], request, undefined), { message: 'no', statusCode: 401 }, 'thrown, not a rejected promise')
+})
+
+t.test('credentials that expire while later backends are asked count as none', async (t) => {
+  const brief: AuthenticationBackend = {
+    authenticate: () => ({ auth: new AuthCredentials(['authenticated'], { expiresAt: Date.now() + 30 }), user: new SimpleUser('brief') })
+  }
+  const slow: AuthenticationBackend = { authenticate: async () => { await sleep(80); return null } }
+  const { http, ws, handled } = await serve(t, [brief, slow])
+  t.equal((await get(http, '/me')).status, 403, 'anonymous by the time the chain ends (no challenge: 403)')
+  t.match(await handshake(ws + '/ws'), { opened: false, status: 403 })
+  t.same(handled, [])
 })

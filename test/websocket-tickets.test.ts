@@ -183,7 +183,7 @@ t.test('a ticket expires with the issuing credentials when they expire first, an
 
   const refused = await post(http, '/ws-ticket-open', { authorization: 'Token alice', 'x-expires-at': String(Date.now() - 1000) })
   t.equal(refused.status, 401, 'credentials already expired: no ticket')
-  t.match(JSON.parse(refused.body), { message: /credentials have expired/ })
+  t.match(JSON.parse(refused.body), { message: /Authentication required/ }, 'expired credentials are none: the caller is anonymous')
 })
 
 t.test('a ticket is bound to the Origin of the request that issued it', async (t) => {
