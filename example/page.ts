@@ -21,8 +21,8 @@ export const demoPage = `<!doctype html>
 <form id="send"><input id="text" value="hi there" autocomplete="off"> <button>send</button></form>
 <p>Messages and events:</p>
 <div id="log"></div>
-<p><small>A ticket works once. A used ticket is refused, but while you are logged in the session cookie
-  still admits the handshake (backends are tried in order), so log out to see the refusal.
+<p><small>A ticket works once. A used ticket is refused, even while you are logged in: a rejected
+  credential refuses the handshake, whatever the session cookie says.
   A short session ends after a few seconds: the server then closes the socket with 1008.</small></p>
 <script>
   'use strict'

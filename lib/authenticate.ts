@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
-import { adoptResult, asPluginError, isThenable, runBackends, type BackendAnswer } from './backend'
+import { asPluginError, isThenable, runBackends, type AuthenticationResult } from './backend'
 import { AuthCredentials } from './credentials'
 import { AuthenticationError, isTimeoutError, notCoveredError } from './errors'
 import { publishAuthenticated, publishRefusal } from './events'
@@ -48,7 +48,7 @@ export function authenticate (request: FastifyRequest, reply: FastifyReply, done
     return done(notCoveredError())
   }
   if (handshake && !registration.allowsOrigin(request)) return settle(ORIGIN_REFUSED, plan, request, reply, done)
-  let answer: BackendAnswer | Promise<BackendAnswer>
+  let answer: AuthenticationResult | null | Promise<AuthenticationResult | null>
   try {
     answer = plan.authenticate ? runBackends(registration.backends, request, registration.deadlines) : null
   } catch (error) {
@@ -76,20 +76,19 @@ export function judge (request: FastifyRequest, reply: FastifyReply, _payload: u
   verdict(request[kFailure] ?? null, plan, request, reply, done)
 }
 
-function admit (answer: BackendAnswer, plan: RoutePlan, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-  let recognised
-  try {
-    recognised = adoptResult(request, answer)
-  } catch (error) {
-    return settle(failureOf(error), plan, request, reply, done)
-  }
-  if (!recognised) {
+function admit (
+  caller: AuthenticationResult | null, plan: RoutePlan, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction
+): void {
+  if (caller === null) {
     // Anonymous callers get objects of their own: no request can change what another sees.
     request.auth = new AuthCredentials()
     request.user = new UnauthenticatedUser()
   } else {
+    request.auth = caller.auth
+    request.user = caller.user
     publishAuthenticated(request)
-    const { expiresAt } = request.auth
+    // The chain let through no credentials that had expired: the socket closes when they do.
+    const { expiresAt } = caller.auth
     if (expiresAt !== undefined && isWebSocketRequest(request)) closeWhenExpired(request, expiresAt)
   }
   settle(null, plan, request, reply, done)

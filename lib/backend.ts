@@ -18,7 +18,8 @@ export type BackendAnswer = AuthenticationResult | null | undefined
 /**
  * Decides who is calling. Return the caller, `null`/`undefined` for a caller it does not
  * recognise (the next backend gets its say), or throw `AuthenticationError` for credentials
- * that are present but wrong.
+ * that are present but wrong. Credentials whose `expiresAt` has passed count as none: the
+ * caller is anonymous, and the next backend gets its say.
  */
 export interface AuthenticationBackend {
   authenticate (request: FastifyRequest): BackendAnswer | PromiseLike<BackendAnswer>
@@ -43,6 +44,13 @@ export interface AuthenticationBackend {
    * `{ name: 'bearer', definition: { type: 'http', scheme: 'bearer' } }`.
    */
   readonly securityScheme?: { readonly name: string, readonly definition: Readonly<Record<string, unknown>> }
+  /**
+   * What the backend reads, for the chain rule: two backends with the same `credential` read the
+   * same credential, like `'authorization:bearer'` or `'header:x-api-key'`; a backend that
+   * declares nothing reads a credential of its own. A chain moves past a rejection only to
+   * backends that read the same credential: a rejected credential refuses the request.
+   */
+  readonly credential?: string
 }
 
 /** The backend that recognised the caller, kept on the request for the refusal's challenge. */
@@ -56,54 +64,60 @@ declare module 'fastify' {
 }
 
 /**
- * Asks each backend in turn; the first that recognises the caller wins, and stays synchronous
- * while the backends are, so sync backends cost no promise. An `AuthenticationError` does not
- * stop the chain: a later backend may still recognise the caller (it can only admit one it
- * recognises itself). If none does, the first `AuthenticationError` is thrown (see `kept`).
- * Any other error stops the chain at once. With `deadlines` (the timeout option), a chain that went
- * async rejects with 503 once it has run that long, and asks no further backend.
+ * Asks each backend in turn, and stays synchronous while the backends are, so sync backends cost
+ * no promise. The first backend to recognise the caller wins, unless a credential the caller sent
+ * is rejected: then the request is refused, whoever else recognised the caller. So the chain moves
+ * past an `AuthenticationError` only to backends that read the same credential (a JWT that
+ * `bearer({ tokens })` does not know may still be `jwt`'s), and once a backend recognises the
+ * caller, the backends that read another credential are still asked, for their rejections only.
+ * Backends that read a credential some backend admitted are not asked. Any other error stops the
+ * chain at once. With `deadlines` (the timeout option), a chain that went async rejects with 503
+ * once it has run that long, and asks no further backend.
  */
 export function runBackends (
   backends: readonly AuthenticationBackend[], request: FastifyRequest, deadlines: Deadlines | undefined
-): BackendAnswer | Promise<BackendAnswer> {
-  let firstError: AuthenticationError | undefined
+): AuthenticationResult | null | Promise<AuthenticationResult | null> {
+  const chain = new Chain()
   for (let i = 0; i < backends.length; i++) {
+    const backend = backends[i]
+    const credential = credentialOf(backend)
+    if (chain.admitted(credential)) continue
     let answer: BackendAnswer | PromiseLike<BackendAnswer>
     try {
-      answer = backends[i].authenticate(request)
+      answer = backend.authenticate(request)
     } catch (error) {
-      firstError = kept(firstError, refusal(error))
+      chain.rejected(credential, error)
       continue
     }
-    if (isThenable(answer)) return finishChain(answer, backends, request, i, firstError, deadlines)
-    if (answer != null) return recognisedBy(backends[i], answer, request)
+    if (isThenable(answer)) return finishChain(answer, backends, request, i, chain, deadlines)
+    chain.answered(backend, credential, answer)
   }
-  if (firstError !== undefined) throw firstError
-  return null
+  return chain.outcome(request)
 }
 
 /** The rest of the chain once backend `from` answered with a promise. */
 function finishChain (
   pending: PromiseLike<BackendAnswer>, backends: readonly AuthenticationBackend[], request: FastifyRequest,
-  from: number, firstError: AuthenticationError | undefined, deadlines: Deadlines | undefined
-): Promise<BackendAnswer> {
+  from: number, chain: Chain, deadlines: Deadlines | undefined
+): Promise<AuthenticationResult | null> {
   let timedOut = false
-  async function settle (): Promise<BackendAnswer> {
+  async function settle (): Promise<AuthenticationResult | null> {
     let answer: BackendAnswer | PromiseLike<BackendAnswer> = pending
     for (let i = from; i < backends.length; i++) {
       // Set by the timer: once the request got its 503, no further backend is asked.
       if (timedOut) break
+      const backend = backends[i]
+      const credential = credentialOf(backend)
+      if (i > from && chain.admitted(credential)) continue
       try {
-        if (i > from) answer = backends[i].authenticate(request)
+        if (i > from) answer = backend.authenticate(request)
         // Awaiting tames odd thenables too: one that calls back twice, or returns nothing from then().
-        const settled = await answer
-        if (settled != null) return recognisedBy(backends[i], settled, request)
+        chain.answered(backend, credential, await answer)
       } catch (error) {
-        firstError = kept(firstError, refusal(error))
+        chain.rejected(credential, error)
       }
     }
-    if (firstError !== undefined) throw firstError
-    return null
+    return chain.outcome(request)
   }
   if (deadlines === undefined) return settle()
   // The wait never outlives the chain, and a late answer is ignored.
@@ -119,24 +133,72 @@ function finishChain (
   })
 }
 
+/** What a backend reads: its `credential`, or, when it declares none, a credential of its own. */
+function credentialOf (backend: AuthenticationBackend): unknown {
+  return backend.credential ?? backend
+}
+
+/** What the backends of one request answered so far. */
+class Chain {
+  #winner: AuthenticationBackend | undefined
+  #result: AuthenticationResult | null = null
+  // The credentials a backend admitted the caller with.
+  #admitted: unknown[] | undefined
+  // Each rejected credential's refusal, in the order they were rejected, until a backend reading
+  // the same credential admits the caller.
+  #rejections: Map<unknown, AuthenticationError> | undefined
+
+  admitted (credential: unknown): boolean {
+    return this.#admitted?.includes(credential) === true
+  }
+
+  /** A backend's answer, checked against the contract: credentials that have expired are none. */
+  answered (backend: AuthenticationBackend, credential: unknown, answer: BackendAnswer): void {
+    const result = checkResult(answer)
+    if (result === null || hasExpired(result)) return
+    ;(this.#admitted ??= []).push(credential)
+    this.#rejections?.delete(credential)
+    if (this.#winner !== undefined) return
+    this.#winner = backend
+    this.#result = result
+  }
+
+  /** Backends refuse credentials with `AuthenticationError`; anything else thrown stops the chain. */
+  rejected (credential: unknown, error: unknown): void {
+    if (!(error instanceof AuthenticationError)) throw error
+    const rejections = (this.#rejections ??= new Map())
+    rejections.set(credential, kept(rejections.get(credential), error))
+  }
+
+  /**
+   * The caller the chain recognised, `null` for an anonymous one, or a throw of the refusal: the
+   * first rejection still standing, whoever recognised the caller.
+   */
+  outcome (request: FastifyRequest): AuthenticationResult | null {
+    let refusal: AuthenticationError | undefined
+    if (this.#rejections !== undefined) {
+      for (const rejection of this.#rejections.values()) refusal = kept(refusal, rejection)
+    }
+    if (refusal !== undefined) throw refusal
+    // Credentials that expired while later backends were asked are none either: no socket is opened only to be closed.
+    if (this.#result === null || hasExpired(this.#result)) return null
+    request[kRecognisedBy] = this.#winner
+    return this.#result
+  }
+}
+
+/** Whether the credentials' `expiresAt` has passed: expired credentials count as none. */
+function hasExpired ({ auth }: AuthenticationResult): boolean {
+  return auth.expiresAt !== undefined && auth.expiresAt <= Date.now()
+}
+
 /**
- * The refusal a chain that recognised nobody answers with: the first, unless a later backend could
- * not decide (a 5xx, like an unreachable key set): the credentials may then be good, and the
- * caller must not be told they are not.
+ * Of two refusals, the one the request gets: the first, unless the later one is a 5xx (a backend
+ * could not decide, like an unreachable key set): the credentials may then be good, and the caller
+ * must not be told they are not.
  */
 function kept (first: AuthenticationError | undefined, next: AuthenticationError): AuthenticationError {
   return first === undefined || (next.statusCode >= 500 && first.statusCode < 500) ? next : first
-}
-
-/** Backends refuse credentials with `AuthenticationError`; anything else thrown stops the chain. */
-function refusal (error: unknown): AuthenticationError {
-  if (error instanceof AuthenticationError) return error
-  throw error
-}
-
-function recognisedBy (backend: AuthenticationBackend, answer: AuthenticationResult, request: FastifyRequest): AuthenticationResult {
-  request[kRecognisedBy] = backend
-  return answer
 }
 
 export function isThenable<T> (value: T | PromiseLike<T>): value is PromiseLike<T> {
@@ -151,18 +213,6 @@ export function checkResult (answer: unknown): AuthenticationResult | null {
   if (answer == null) return null
   const { auth, user } = fieldsOf(answer)
   return { auth: checkedAuth(auth), user: checkedUser(user) }
-}
-
-/**
- * Sets `request.auth` and `request.user` from a backend's answer, checked as `checkResult` does
- * but without a copy of the result: the per-request path. Returns whether a caller was recognised.
- */
-export function adoptResult (request: FastifyRequest, answer: BackendAnswer): boolean {
-  if (answer == null) return false
-  const { auth, user } = fieldsOf(answer)
-  request.auth = checkedAuth(auth)
-  request.user = checkedUser(user)
-  return true
 }
 
 function fieldsOf (answer: unknown): Partial<AuthenticationResult> {

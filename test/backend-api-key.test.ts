@@ -1,13 +1,15 @@
-import { get as httpGet } from 'node:http'
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import { get as httpGet, type OutgoingHttpHeaders } from 'node:http'
 import { text } from 'node:stream/consumers'
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyRequest } from 'fastify'
 import cookie from '@fastify/cookie'
 import authentication, { AuthCredentials, SimpleUser } from '../lib/index'
 import type { BackendAnswer } from '../lib/backend'
+import type { RefusedMessage } from '../lib/events'
 import { apiKey, type ApiKeyOptions } from '../lib/backends/api-key'
 import { basic } from '../lib/backends/basic'
-import { basic as basicHeader, listen, logLines } from './helpers'
+import { basic as basicHeader, get, listen, logLines } from './helpers'
 
 const keys = new Map([
   ['k-reader', { name: 'reader', scopes: ['read'] }],
@@ -19,7 +21,7 @@ function lookUp (key: string): BackendAnswer {
   return owner === undefined ? null : { auth: new AuthCredentials(owner.scopes), user: new SimpleUser(owner.name) }
 }
 
-type Place = { header: string } | { cookie: string } | { query: string }
+type Place = { header: string } | { cookie: string }
 
 /** An app with an open route that reports the caller and a guarded one; `calls` records the keys verify was given. */
 async function serve (t: Test, place: Place, { async = false, withCookies = false } = {}) {
@@ -46,6 +48,15 @@ function challenged (url: string, headers: Record<string, string> = {}): Promise
   })
 }
 
+/** The refusals published while the test runs. */
+function recordRefusals (t: Test): { refused: RefusedMessage[] } {
+  const refused: RefusedMessage[] = []
+  const onRefused = (message: unknown): void => { refused.push(message as RefusedMessage) }
+  subscribe('fastify-authentication:refused', onRefused)
+  t.teardown(() => unsubscribe('fastify-authentication:refused', onRefused))
+  return { refused }
+}
+
 const unknownKey = { status: 401, challenges: ['APIKey'], body: 'Invalid API key' }
 
 t.test('options are checked when apiKey() is called, naming the options', async (t) => {
@@ -53,10 +64,8 @@ t.test('options are checked when apiKey() is called, naming the options', async 
   const bad: Array<[unknown, RegExp]> = [
     [undefined, /^fastify-authentication\/api-key: options must be an object like \{ header, verify \}$/],
     ['x-api-key', /options must be an object/],
-    [{ verify }, /give exactly one of the header, cookie and query options/],
-    [{ header: 'x-api-key', cookie: 'api_key', verify }, /give exactly one of the header, cookie and query options/],
-    [{ header: 'x-api-key', query: 'api_key', verify }, /exactly one/],
-    [{ header: 'x-api-key', cookie: 'api_key', query: 'api_key', verify }, /exactly one/],
+    [{ verify }, /give exactly one of the header and cookie options/],
+    [{ header: 'x-api-key', cookie: 'api_key', verify }, /give exactly one of the header and cookie options/],
     [{ header: '', verify }, /the header option must be a header name, like 'x-api-key'/],
     [{ header: 'x api key', verify }, /the header option/],
     [{ header: 'x-api-key:', verify }, /the header option/],
@@ -64,17 +73,14 @@ t.test('options are checked when apiKey() is called, naming the options', async 
     [{ cookie: '', verify }, /the cookie option must be a cookie name, like 'api_key'/],
     [{ cookie: 'api;key', verify }, /the cookie option/],
     [{ cookie: 42, verify }, /the cookie option/],
-    [{ query: '', verify }, /the query option must be a non-empty parameter name, like 'api_key'/],
-    [{ query: true, verify }, /the query option/],
     [{ header: 'x-api-key' }, /the verify option must be a function \(key, request\)/],
     [{ header: 'x-api-key', verify: 'k-admin' }, /the verify option/],
-    [{ headers: 'x-api-key', verify }, /unknown option "headers"; the options are header, cookie, query and verify/],
+    [{ headers: 'x-api-key', verify }, /unknown option "headers"; the options are header, cookie and verify/],
     [{ header: 'x-api-key', verify, realm: 'api' }, /unknown option "realm"/]
   ]
   for (const [options, message] of bad) {
     t.throws(() => apiKey(options as ApiKeyOptions), message, JSON.stringify(options) ?? String(options))
   }
-  t.equal(apiKey({ query: 'the key[]', verify }).challenge, 'APIKey', 'a query parameter name is any non-empty string')
 })
 
 for (const async of [false, true]) {
@@ -147,15 +153,45 @@ t.test('@fastify/cookie parsing after the plugin\'s onRequest fails every reques
   t.match(lines.lines.join('\n'), /request\.cookies was not parsed yet: register @fastify\/cookie with its default hook, onRequest/)
 })
 
-t.test('key in the query string', async (t) => {
-  const { http, calls } = await serve(t, { query: 'api_key' }, { async: true })
-  t.same(await (await fetch(http + '/?page=2&api_key=k-reader')).json(), { user: 'reader', scopes: ['read', 'authenticated'] })
-  t.same(await (await fetch(http + '/?api_key=k%2Dadmin')).json(), { user: 'admin', scopes: ['read', 'admin', 'authenticated'] }, 'URL-decoded')
-  t.same(await (await fetch(http + '/?page=2')).json(), { user: '', scopes: [] }, 'no key: anonymous')
-  t.same(await (await fetch(http + '/?api_key=')).json(), { user: '', scopes: [] }, 'an empty key is no key')
-  t.same(await challenged(http + '/?api_key=k-nobody'), unknownKey)
-  t.same(await challenged(http + '/?api_key=k-reader&api_key=k-admin'), unknownKey, 'two keys are refused, whichever is known')
-  t.same(calls, ['k-reader', 'k-admin', 'k-nobody'])
+t.test('the query form fails at startup, saying why and what to use: Fastify logs the URL before any hook runs', async (t) => {
+  const why = /^fastify-authentication\/api-key: the query option is not supported: the query string is written to request logs and proxies; send the key in a header \(header: 'x-api-key'\) or a cookie \(cookie: 'api_key'\)$/
+  for (const options of [{ query: 'api_key', verify: lookUp }, { query: 'api_key' }, { header: 'x-api-key', query: 'api_key', verify: lookUp }]) {
+    t.throws(() => apiKey(options as unknown as ApiKeyOptions), why, JSON.stringify(options))
+  }
+  // What the option would do: Fastify's default logger writes the URL at info level, query string and key included.
+  const lines = logLines()
+  const app = Fastify({ logger: { stream: lines.stream } })
+  app.get('/', async () => 'handler')
+  const { http } = await listen(app, t)
+  await (await fetch(http + '/?api_key=k-leaked-0123456789')).text()
+  t.ok(lines.lines.some((line) => line.includes('k-leaked-0123456789')), 'the key would be in the request log')
+})
+
+t.test('a key header sent twice is refused with 400, before verify sees either key', async (t) => {
+  const { refused } = recordRefusals(t)
+  const { http, calls } = await serve(t, { header: 'X-API-Key' })
+  const twice = 'The API key header was sent more than once'
+  for (const headers of [
+    { 'x-api-key': ['k-nobody', 'k-reader'] },
+    { 'x-api-key': ['k-reader', 'k-reader'] },
+    // Node sends an array of raw headers as given (and no Host of its own): two names that differ in case only.
+    ['host', '127.0.0.1', 'X-Api-Key', 'k-reader', 'x-api-key', 'k-admin'] as unknown as OutgoingHttpHeaders,
+    { 'x-api-key': ['', 'k-reader'] }
+  ]) {
+    const answer = await get(http, '/', headers)
+    t.same([answer.status, answer.body, answer.headers['www-authenticate']], [400, twice, undefined], JSON.stringify(headers))
+  }
+  t.same(calls, [], 'verify never saw a key')
+  t.same(refused.map(({ reason, statusCode }) => [reason, statusCode]), Array(4).fill(['invalid-credentials', 400]), 'each refusal is published')
+  t.equal((await get(http, '/', { 'x-api-key': 'k-reader, k-admin' })).status, 401, 'one header whose value has a comma is one (unknown) key')
+  t.same(calls, ['k-reader, k-admin'])
+
+  // Node keeps only the first of two Authorization headers in request.headers: the raw headers tell.
+  const authorization = await serve(t, { header: 'authorization' })
+  const twoAuthorizations = ['host', '127.0.0.1', 'authorization', 'k-reader', 'authorization', 'k-admin'] as unknown as OutgoingHttpHeaders
+  t.equal((await get(authorization.http, '/', twoAuthorizations)).status, 400, 'a header whose repeats Node drops')
+  t.same((await get(authorization.http, '/', { authorization: 'k-reader' })).body, JSON.stringify({ user: 'reader', scopes: ['read', 'authenticated'] }))
+  t.same(authorization.calls, ['k-reader'])
 })
 
 t.test('verify gets the request, and a result that breaks the contract fails closed', async (t) => {
@@ -189,7 +225,7 @@ t.test('an unknown key reaches neither a response body nor a log line', async (t
   t.same([answer.body, ...lines.lines].filter((text) => text.includes(key)), [])
 })
 
-t.test('with apiKey and basic, an anonymous caller gets both challenges, one header each, and either backend may recognise the caller', async (t) => {
+t.test('with apiKey and basic, an anonymous caller gets both challenges, one header each, either backend may recognise the caller, and a rejected credential refuses the request', async (t) => {
   const app = Fastify()
   await app.register(authentication, {
     backend: [
@@ -205,8 +241,11 @@ t.test('with apiKey and basic, an anonymous caller gets both challenges, one hea
 
   t.equal(await (await fetch(http + '/guarded', { headers: { 'x-api-key': 'k-reader' } })).text(), 'reader')
   t.equal(await (await fetch(http + '/guarded', { headers: { authorization: basicHeader('alice', 'wonderland') } })).text(), 'alice')
-  t.equal(await (await fetch(http + '/guarded', { headers: { 'x-api-key': 'k-nobody', authorization: basicHeader('alice', 'wonderland') } })).text(), 'alice',
-    'an unknown key does not stop the chain')
+  t.same(await challenged(http + '/guarded', { 'x-api-key': 'k-nobody', authorization: basicHeader('alice', 'wonderland') }), unknownKey,
+    'an unknown key refuses the request, though the Basic credentials are good')
+  t.same(await challenged(http + '/guarded', { 'x-api-key': 'k-reader', authorization: basicHeader('admin', 'guess') }),
+    { status: 401, challenges: ['Basic realm="api", charset="UTF-8"'], body: 'Invalid username or password' },
+    'a wrong password refuses the request, though the key is good: a password is never guessed behind a good key')
   t.same(await challenged(http + '/guarded', { 'x-api-key': 'k-nobody', authorization: basicHeader('alice', 'wrong') }), unknownKey,
     'recognised by nobody: the first refusal')
   t.same(await challenged(http + '/guarded', { authorization: basicHeader('alice', 'wrong') }),

@@ -141,7 +141,6 @@ t.test('every ready-made backend declares its security scheme', async (t) => {
   t.same(basic({ verify }).securityScheme, { name: 'basic', definition: { type: 'http', scheme: 'basic' } })
   t.same(apiKey({ header: 'X-API-Key', verify }).securityScheme, { name: 'apiKey', definition: { type: 'apiKey', in: 'header', name: 'X-API-Key' } })
   t.same(apiKey({ cookie: 'api_key', verify }).securityScheme, { name: 'apiKey', definition: { type: 'apiKey', in: 'cookie', name: 'api_key' } })
-  t.same(apiKey({ query: 'key', verify }).securityScheme, { name: 'apiKey', definition: { type: 'apiKey', in: 'query', name: 'key' } })
   t.same(session({ load: () => null, cookieName: 'sid' }).securityScheme, { name: 'session', definition: { type: 'apiKey', in: 'cookie', name: 'sid' } },
     'and the session backend, written elsewhere')
 })

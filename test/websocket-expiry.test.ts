@@ -8,7 +8,7 @@ import Fastify from 'fastify'
 import websocket from '@fastify/websocket'
 import WebSocket from 'ws'
 import authentication, { AuthCredentials, SimpleUser } from '../lib/index'
-import { get, listen } from './helpers'
+import { get, listen, upgradeStatus } from './helpers'
 
 const LONGEST_TIMER = 2 ** 31 - 1
 
@@ -52,6 +52,7 @@ t.test('a socket is closed with 1008 when its credentials expire', async (t) => 
 t.test('credentials without expiry, or expired by the time the socket opens', async (t) => {
   const { ws } = await server(t)
   const lasting = await open(ws + '/ws')
+  t.equal(await upgradeStatus(ws + '/ws', { 'x-expires-in': '-1000' }), 403, 'expired at the handshake: no credentials, refused, never opened')
   // Good when the hooks ask, expired when the upgrade comes: a slow preHandler between the two.
   const late = new WebSocket(ws + '/ws-slow', { headers: { 'x-expires-in': '50' } })
   const messages: string[] = []

@@ -5,9 +5,9 @@ import websocket from '@fastify/websocket'
 import authentication, { AuthCredentials, SimpleUser, type AuthenticationOptions } from '../lib/index'
 import { get, handshake, listen } from './helpers'
 
-async function server (t: Test, origins?: AuthenticationOptions['origins']) {
+async function server (t: Test, origins?: AuthenticationOptions['origins'], trustProxy = false) {
   let calls = 0
-  const app = Fastify()
+  const app = Fastify({ trustProxy })
   await app.register(websocket)
   await app.register(authentication, {
     origins,
@@ -19,15 +19,14 @@ async function server (t: Test, origins?: AuthenticationOptions['origins']) {
   return { http, ws, host: new URL(http).host, calls: () => calls }
 }
 
-const status = async (url: string, origin?: string): Promise<number | 'opened'> => {
-  const answer = await handshake(url, origin === undefined ? {} : { origin })
+const status = async (url: string, origin?: string, headers: Record<string, string> = {}): Promise<number | 'opened'> => {
+  const answer = await handshake(url, origin === undefined ? headers : { ...headers, origin })
   return answer.opened ? 'opened' : answer.status
 }
 
 t.test('same-origin by default: another origin is refused with 403 before any backend runs', async (t) => {
   const { ws, http, host, calls } = await server(t)
   t.equal(await status(ws + '/ws', `http://${host}`), 'opened', 'the page\'s own origin')
-  t.equal(await status(ws + '/ws', `https://${host}`), 'opened', 'the same host over https (behind a TLS proxy)')
   t.equal(await status(ws + '/ws'), 'opened', 'no Origin: not a browser, the backends decide')
   const before = calls()
   for (const origin of ['http://evil.example', `http://${host}.evil.example`, 'null', 'http://127.0.0.1:1', 'not a url', `http://user@${host}`, `http://${host}/path`]) {
@@ -35,6 +34,35 @@ t.test('same-origin by default: another origin is refused with 403 before any ba
   }
   t.equal(calls(), before, 'no backend ran for a refused origin')
   t.equal((await get(http, '/http', { origin: 'http://evil.example' })).body, 'alice', 'plain HTTP is not affected')
+})
+
+t.test('same-origin compares the scheme, host and port (RFC 6454 §4): the request\'s as Fastify reports them', async (t) => {
+  const { ws, host, calls } = await server(t)
+  const [hostname, port] = host.split(':')
+  t.equal(await status(ws + '/ws', `https://${host}`), 403, 'a page of https://host opens no socket on http://host')
+  t.equal(await status(ws + '/ws', `https://${host}`, { 'x-forwarded-proto': 'https' }), 403, 'X-Forwarded-Proto is not trusted without trustProxy')
+  t.equal(await status(ws + '/ws', `HTTP://${hostname.toUpperCase()}:${port}`), 'opened', 'the scheme and host compared as serialized, in lower case')
+  t.equal(await status(ws + '/ws', `http://${hostname}:${Number(port) + 1}`), 403, 'another port')
+  t.equal(await status(ws + '/ws', `http://${hostname}`, { host: `${hostname}:80` }), 'opened', 'the default port is no port')
+  t.equal(await status(ws + '/ws', `http://${hostname}:80`, { host: hostname }), 'opened')
+  t.equal(await status(ws + '/ws', `https://${hostname}`, { host: `${hostname}:443` }), 403, 'port 443 is not the default of http')
+  const before = calls()
+  for (const hostHeader of [`${host}/path`, `user@${host}`]) {
+    t.equal(await status(ws + '/ws', 'null', { host: hostHeader }), 403, `a Host that names no origin (${hostHeader}) matches no Origin, not even another that names none`)
+    t.equal(await status(ws + '/ws', `http://${hostHeader}`, { host: hostHeader }), 403, `nor the same text (${hostHeader})`)
+  }
+  t.equal(calls(), before, 'no backend ran')
+})
+
+t.test('with trustProxy, the scheme and host are the client\'s: X-Forwarded-Proto: https matches only https://host', async (t) => {
+  const { ws, host } = await server(t, undefined, true)
+  const behindTls = { 'x-forwarded-proto': 'https' }
+  t.equal(await status(ws + '/ws', `https://${host}`, behindTls), 'opened', 'the page of the TLS proxy\'s origin')
+  t.equal(await status(ws + '/ws', `http://${host}`, behindTls), 403, 'a page of http://host opens no socket on https://host')
+  t.equal(await status(ws + '/ws', `http://${host}`), 'opened', 'no X-Forwarded-Proto: the connection\'s scheme')
+  t.equal(await status(ws + '/ws', 'https://app.example', { ...behindTls, 'x-forwarded-host': 'app.example' }), 'opened', 'X-Forwarded-Host names the host')
+  t.equal(await status(ws + '/ws', `https://${host}`, { ...behindTls, 'x-forwarded-host': 'app.example' }), 403)
+  t.equal(await status(ws + '/ws', `https://${host}`, { 'x-forwarded-proto': 'gopher' }), 403, 'a scheme with no origin matches nothing')
 })
 
 t.test('a list of origins allows exactly those', async (t) => {

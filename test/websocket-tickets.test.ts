@@ -218,7 +218,7 @@ t.test('a ticket expires with the issuing credentials when they expire first, an
 
   const refused = await post(http, '/ws-ticket-open', { authorization: 'Token alice', 'x-expires-at': String(Date.now() - 1000) })
   t.equal(refused.status, 401, 'credentials already expired: no ticket')
-  t.match(JSON.parse(refused.body), { message: /credentials have expired/ })
+  t.match(JSON.parse(refused.body), { message: /Authentication required/ }, 'expired credentials are none: the caller is anonymous')
 })
 
 t.test('a ticket is bound to the Origin of the request that issued it', async (t) => {
@@ -299,11 +299,11 @@ t.test('no ticket offered: the next backend has its say', async (t) => {
   t.match(await open(`${ws}/ws`, ['chat'], { headers: { authorization: 'Token carol' } }),
     { opened: true, protocol: 'chat', message: { user: 'carol', ticketUser: false } }, 'recognised by the app\'s own backend')
 
-  // A refused ticket does not stop the chain (the core's rule): a caller the next backend recognises is admitted by it.
+  // A refused ticket refuses the handshake (the core's chain rule), though the next backend recognises the caller.
   const used = await issue(http)
   t.equal(await status(`${ws}/ws`, offer(used)), 101)
-  t.match(await open(`${ws}/ws`, offer(used), { headers: { authorization: 'Token carol' } }), { opened: true, message: { user: 'carol', ticketUser: false } },
-    'a used ticket with credentials the next backend knows: that backend\'s caller')
+  t.equal(await status(`${ws}/ws`, offer(used), { headers: { authorization: 'Token carol' } }), 403,
+    'a used ticket with credentials the next backend knows: refused')
 })
 
 t.test('tickets are only read from handshakes: an HTTP request with the header is anonymous and leaves the ticket', async (t) => {

@@ -1,7 +1,7 @@
 // The basic and api-key backends: verify's arguments are typed, and its result is checked
 // against the app's AuthenticationTypes (augmented here: an ApiUser, two scopes).
 import Fastify, { type FastifyRequest } from 'fastify'
-import { expectAssignable, expectError, expectType } from 'tsd'
+import { expectAssignable, expectError, expectNotAssignable, expectType } from 'tsd'
 import authentication, { AuthCredentials, SimpleUser, type AuthenticationBackend } from 'fastify-authentication'
 import { basic, safeEqual, type BasicOptions } from 'fastify-authentication/basic'
 import { apiKey, type ApiKeyOptions } from 'fastify-authentication/api-key'
@@ -34,7 +34,7 @@ expectError(basic({ verify: () => caller, realm: 42 }))
 expectError(basic({ verify: () => caller, Realm: 'api' }))
 expectError(basic({ realm: 'api' }))
 
-// apiKey: exactly one place
+// apiKey: exactly one place, a header or a cookie (never the query string, which logs keep)
 const keys = apiKey({
   header: 'x-api-key',
   verify (key, request) {
@@ -45,8 +45,10 @@ const keys = apiKey({
 })
 expectType<AuthenticationBackend>(keys)
 apiKey({ cookie: 'api_key', verify: async () => caller })
-apiKey({ query: 'api_key', verify: () => undefined })
-expectAssignable<ApiKeyOptions>({ query: 'api_key', verify: async () => null })
+apiKey({ cookie: 'api_key', verify: () => undefined })
+expectAssignable<ApiKeyOptions>({ header: 'x-api-key', verify: async () => null })
+expectError(apiKey({ query: 'api_key', verify: () => caller }))
+expectNotAssignable<ApiKeyOptions>({ query: 'api_key', verify: async () => null })
 expectError(apiKey({ verify: () => caller }))
 expectError(apiKey({ header: 'x-api-key', cookie: 'api_key', verify: () => caller }))
 expectError(apiKey({ header: 'x-api-key', query: 'api_key', verify: () => caller }))

@@ -37,6 +37,7 @@ export function basic (options: BasicOptions): AuthenticationBackend {
   return {
     challenge,
     securityScheme: { name: 'basic', definition: { type: 'http', scheme: 'basic' } },
+    credential: 'authorization:basic',
     authenticate (request) {
       const credentials = credentialsOf(request, 'basic')
       if (credentials === undefined) return null

@@ -48,6 +48,7 @@ export function bearer (options: BearerOptions): AuthenticationBackend {
     challenge: challenges.anonymous,
     insufficientScope: challenges.insufficientScope,
     securityScheme: { name: 'bearer', definition: { type: 'http', scheme: 'bearer' } },
+    credential: 'authorization:bearer',
     authenticate (request) {
       const token = credentialsOf(request, 'bearer')
       if (token === undefined) return null

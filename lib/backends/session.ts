@@ -82,8 +82,8 @@ const missingPlugin = `${MODULE}: the session backend reads request.session: reg
  */
 export function session<Data = unknown> (options: SessionOptions<Data>): SessionBackend<Data> {
   const { load, key, cookieName } = checkOptions(options)
-  // The cookie name of the session plugin found at startup, for OpenAPI (the last registration's,
-  // should one backend serve several apps).
+  // The cookie name of the session plugin found at startup, for OpenAPI and the chain rule (the
+  // last registration's, should one backend serve several apps).
   let found = 'session'
 
   return {
@@ -106,6 +106,9 @@ export function session<Data = unknown> (options: SessionOptions<Data>): Session
     },
     get securityScheme () {
       return { name: 'session', definition: { type: 'apiKey', in: 'cookie', name: cookieName ?? found } } as const
+    },
+    get credential () {
+      return `cookie:${cookieName ?? found}`
     },
     async login (request, data) {
       const value = asJson(data)

@@ -19,7 +19,10 @@ const anyOrigin: OriginCheck = () => true
 export function originCheck (origins: OriginsOption = 'same-origin'): OriginCheck {
   if (origins === '*') return anyOrigin
   if (origins === 'same-origin') {
-    return (request) => allowed(request, (origin) => originOf(origin) !== undefined && new URL(origin).host === request.host.toLowerCase())
+    return (request) => allowed(request, (origin) => {
+      const own = ownOrigin(request)
+      return own !== undefined && originOf(origin) === own
+    })
   }
   if (!Array.isArray(origins) || origins.length === 0) {
     throw new TypeError('fastify-authentication: the origins option must be \'same-origin\', \'*\' or a non-empty array of origins like \'https://app.example\'')
@@ -32,6 +35,16 @@ export function originCheck (origins: OriginsOption = 'same-origin'): OriginChec
 function allowed (request: FastifyRequest, matches: (origin: string) => boolean): boolean {
   const origin = request.headers.origin
   return origin === undefined || matches(origin)
+}
+
+/**
+ * The request's own origin, serialized: scheme, host and port (RFC 6454 §4), all three compared,
+ * so a page of `https://host` opens no socket on `http://host`. The scheme and host are the ones
+ * Fastify reports, so behind a TLS proxy they are the client's with `trustProxy`, and only then.
+ */
+function ownOrigin (request: FastifyRequest): string | undefined {
+  // No Host (HTTP/1.0), or one with a path or credentials: no origin, and nothing matches it.
+  return originOf(`${request.protocol}://${request.host}`)
 }
 
 /** The origin `value` names, serialized, or `undefined` when it is not one: `null`, a path, credentials, not a URL. */
