@@ -36,7 +36,7 @@ export function prepareRoute (this: FastifyInstance, route: RouteOptions): void 
       throw new TypeError(`fastify-authentication: ${where} has requires() in ${position}, which runs after the handler; put it in preHandler (or onRequest), or use config.requires`)
     }
   }
-  const plan = planRoute(route.config ?? {}, where, hoisted, registrationOf(this), true)
+  const plan = planRoute(route.config ?? {}, where, hoisted, registrationOf(this))
   storePlan(route, plan)
   // Fastify copies a GET route to HEAD, websocket flag included; handshakes are GETs.
   const isWebSocket = (route as { websocket?: boolean }).websocket === true || typeof (route as { wsHandler?: unknown }).wsHandler === 'function'

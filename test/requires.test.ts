@@ -1,6 +1,6 @@
 import t from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
-import authentication, { AuthCredentials, SimpleUser, hasRequiredScope, requires, type AuthenticationOptions } from '../lib/index'
+import authentication, { AuthCredentials, AuthenticationError, SimpleUser, hasRequiredScope, requires, type AuthenticationOptions } from '../lib/index'
 import { listen, logLines } from './helpers'
 
 // Grants the scopes listed in the x-scopes header, comma-separated.
@@ -201,6 +201,25 @@ t.test('a requires() the plugin does not cover fails the app at startup; hasRequ
   const { http } = await listen(app, t)
   t.equal((await fetch(http + '/predicate', { headers: { 'x-scopes': 'read' } })).status, 500)
   t.match(lines.messages().find((message) => message.includes('does not cover')), /register it with `await app.register\(authentication, \{ backend \}\)`/)
+})
+
+t.test('a scope-wide requires() in onRequest leaves rejected credentials to the plugin\'s answer', async (t) => {
+  // The README's pattern: the guard runs before the plugin's verdict, which refuses rejected credentials.
+  const app = await build({
+    backend: {
+      authenticate (request) {
+        if (request.headers['x-scopes'] === 'forged') throw new AuthenticationError('Invalid scopes header', { statusCode: 401, challenge: 'Scopes' })
+        return headerScopes.authenticate(request)
+      }
+    }
+  })
+  app.addHook('onRequest', requires('read'))
+  app.get('/', async () => 'ok')
+  const { http } = await listen(app, t)
+  const rejected = await fetch(http + '/', { headers: { 'x-scopes': 'forged' } })
+  t.same([rejected.status, rejected.headers.get('www-authenticate'), await rejected.text()], [401, 'Scopes', 'Invalid scopes header'], 'the backend\'s refusal, not a 500')
+  t.equal((await fetch(http + '/')).status, 403, 'an anonymous caller is refused by the guard')
+  t.equal(await (await fetch(http + '/', { headers: { 'x-scopes': 'read' } })).text(), 'ok')
 })
 
 t.test('hasRequiredScope: Starlette\'s all-scopes rule', async (t) => {
