@@ -1,15 +1,17 @@
 // An app created before fastify-authentication is imported: Fastify announced it to nobody, so the
 // package does not watch it (lib/watch.ts). The plugin still guards its requests; only the startup
-// checks are lost.
+// checks and the documentation of its scopes' guards are lost, and openapi says so.
 import t from 'tap'
 import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import Fastify, { type FastifyInstance } from 'fastify'
+import swagger from '@fastify/swagger'
 
-const early: FastifyInstance[] = Array.from({ length: 2 }, () => Fastify())
+const early: FastifyInstance[] = Array.from({ length: 3 }, () => Fastify())
 
 // Imported only now, after the apps above (these are not hoisted as import declarations are).
 import authentication = require('../lib/index')
 import backends = require('../lib/backends/bearer')
+import openapi = require('../lib/openapi')
 import helpers = require('./helpers')
 
 const tokens = { 'tok-read': { auth: new authentication.AuthCredentials(['read']), user: new authentication.SimpleUser('reader') } }
@@ -43,8 +45,18 @@ t.test('the plugin guards its routes; a guard no registration covers answers 500
   t.same(refused, ['missing-scopes', 'missing-scopes', 'not-covered', 'not-covered'], 'each refusal published, with its reason')
 })
 
-t.test('nothing checks its guards at startup', async (t) => {
+t.test('fastify-authentication/openapi refuses to document its routes, saying to import the package first', async (t) => {
   const app = early[1]
+  await app.register(authentication, { backend: backends.bearer({ tokens }) })
+  await app.register(swagger, { openapi: { info: { title: 'api', version: '1.0.0' } }, ...openapi.openapi() })
+  app.get('/open', async () => 'ok')
+  await app.ready()
+  t.throws(() => app.swagger(), /^fastify-authentication\/openapi: GET \/open belongs to an app created before fastify-authentication was imported, so the requires\(\) hooks its scopes add with addHook cannot be seen, nor documented: import fastify-authentication before calling Fastify\(\)$/)
+  await app.close()
+})
+
+t.test('nothing checks its guards at startup', async (t) => {
+  const app = early[2]
   app.get('/uncovered', { config: { requires: 'read' } }, async () => 'never')
   app.addHook('onSend', authentication.requires('read') as never)
   await app.ready()
