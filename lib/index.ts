@@ -9,6 +9,8 @@ import * as guards from './requires'
 import * as scopes from './scopes'
 import * as types from './types'
 import * as users from './users'
+// Watches the apps created from now on: see lib/watch.ts.
+import './watch'
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -3,9 +3,10 @@ import type { FastifyContextConfig, FastifySchema, RouteOptions } from 'fastify'
 import type { SwaggerTransform } from '@fastify/swagger'
 import type { AuthenticationBackend } from './backend'
 import type { Registration } from './registration'
-import { guardOf, type Guard } from './requires'
+import type { Guard } from './requires'
 import { preparedPlan } from './route-plan'
 import type { Scope } from './types'
+import { routeGuardedBy, scopeGuardsOf } from './watch'
 
 export interface OpenapiOptions {
   /**
@@ -80,10 +81,12 @@ function documented (schema: FastifySchema | undefined, route: RouteOptions, doc
   const plan = preparedPlan(route)
   const registration = plan?.registration
   if (plan === undefined || registration === undefined) {
-    if (!mentionsAuthentication(route)) return schema
+    if (!usesAuthentication(route)) return schema
     throw new Error(`fastify-authentication/openapi: ${route.method} ${route.url} uses fastify-authentication, but no registration prepared it, so its security cannot be documented: register fastify-authentication before declaring the route, in its scope or a parent scope (and, with exposeHeadRoutes, before @fastify/swagger)`)
   }
-  const { guards, authenticate } = plan
+  // The guards its scopes added with addHook are checked where they sit, the route's own in the plugin's verdict.
+  const guards = [...scopeGuards(route), ...plan.guards]
+  const { authenticate } = plan
   // Every scheme of the registration is declared, so that the route's own schema.security may name them.
   const schemes = schemesOf(registration.backends, document)
   const scopesEverywhere = !document.openapi.startsWith('3.0')
@@ -94,11 +97,18 @@ function documented (schema: FastifySchema | undefined, route: RouteOptions, doc
   }
 }
 
-/** Whether a route the plugin never prepared has `config.requires`, `config.authenticate` or a `requires()` hook. */
-function mentionsAuthentication (route: RouteOptions): boolean {
-  const { requires, authenticate } = (route.config ?? {}) as FastifyContextConfig
-  return requires !== undefined || authenticate !== undefined ||
-    Object.values(route).some((value) => [value].flat().some((hook) => guardOf(hook) !== undefined))
+/** Whether a route the plugin never prepared has `config.authenticate`, `config.requires`, or a `requires()` hook of its own or of its scopes. */
+function usesAuthentication (route: RouteOptions): boolean {
+  return (route.config as FastifyContextConfig | undefined)?.authenticate !== undefined ||
+    routeGuardedBy(route) !== undefined || scopeGuards(route).length > 0
+}
+
+function scopeGuards (route: RouteOptions): readonly Guard[] {
+  const guards = scopeGuardsOf(route)
+  if (guards === undefined) {
+    throw new Error(`fastify-authentication/openapi: ${route.method} ${route.url} belongs to an app created before fastify-authentication was imported, so the requires() hooks its scopes add with addHook cannot be seen, nor documented: import fastify-authentication before calling Fastify()`)
+  }
+  return guards
 }
 
 /** The key and type of each backend's scheme, added to `components.securitySchemes` on first use. */

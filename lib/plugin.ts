@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { authenticate, judge } from './authenticate'
 import { checkOptions, type AuthenticationOptions } from './options'
-import { prepareRoute, refuseMisplacedScopeGuards } from './prepare-route'
+import { prepareRoute } from './prepare-route'
 import { rootOf, storeRegistration } from './registration'
 
 const kInstalled = Symbol('fastify-authentication.installed')
@@ -39,5 +39,4 @@ export async function registerAuthentication (fastify: FastifyInstance, options:
   // addHook on the root reaches every scope, those created before this registration too.
   root.addHook('onRequest', authenticate)
   root.addHook('preParsing', judge)
-  root.addHook('onReady', refuseMisplacedScopeGuards)
 }

@@ -1,5 +1,4 @@
 import type { FastifyInstance, RouteOptions } from 'fastify'
-import { scopeInternals } from './internals'
 import { registrationOf } from './registration'
 import { guardOf, type Guard } from './requires'
 import { planRoute, preparedPlan, storePlan } from './route-plan'
@@ -37,7 +36,7 @@ export function prepareRoute (this: FastifyInstance, route: RouteOptions): void 
       throw new TypeError(`fastify-authentication: ${where} has requires() in ${position}, which runs after the handler; put it in preHandler (or onRequest), or use config.requires`)
     }
   }
-  const plan = planRoute(route.config ?? {}, where, hoisted, registrationOf(this), true)
+  const plan = planRoute(route.config ?? {}, where, hoisted, registrationOf(this))
   storePlan(route, plan)
   // Fastify copies a GET route to HEAD, websocket flag included; handshakes are GETs.
   const isWebSocket = (route as { websocket?: boolean }).websocket === true || typeof (route as { wsHandler?: unknown }).wsHandler === 'function'
@@ -52,25 +51,4 @@ const NO_HOOKS: readonly unknown[] = Object.freeze([])
 function hooksAt (route: RouteOptions, position: typeof guardedPositions[number] | typeof latePositions[number]): readonly unknown[] {
   const hooks: unknown = route[position]
   return hooks === undefined ? NO_HOOKS : Array.isArray(hooks) ? hooks : [hooks]
-}
-
-/**
- * The `onReady` hook: refuses a `requires()` added with `addHook` where it cannot guard, after
- * the handler or in `preParsing` (whose hooks get a payload where a guard expects `done`).
- * Without Fastify's scope internals (a future Fastify), such a guard still fails its requests
- * closed: it throws there.
- */
-export async function refuseMisplacedScopeGuards (this: FastifyInstance): Promise<void> {
-  const visit = (scope: FastifyInstance): void => {
-    const internals = scopeInternals(scope)
-    /* c8 ignore next -- only a Fastify without these internals takes this branch */
-    if (internals === undefined) return
-    for (const position of ['preParsing', ...latePositions]) {
-      if (internals.hooks[position].some((hook) => guardOf(hook) !== undefined)) {
-        throw new TypeError(`fastify-authentication: requires() was added with addHook('${position}'), where it cannot guard; add it with addHook('onRequest') or addHook('preHandler'), or use config.requires`)
-      }
-    }
-    for (const child of internals.children) visit(child)
-  }
-  visit(this)
 }

@@ -20,7 +20,10 @@ export interface Registration {
 }
 
 const kRegistration = Symbol('fastify-authentication.registration')
-type Scope = FastifyInstance & { [kRegistration]?: Registration }
+// Shared by every copy of the package in the process (two versions of it, say): each copy checks
+// at startup that a registration covers every guarded route, and another copy's counts.
+const kCovered = Symbol.for('fastify-authentication.covered')
+type Scope = FastifyInstance & { [kRegistration]?: Registration, [kCovered]?: true }
 
 /**
  * Stores the registration on its scope. A child scope is created from its parent with
@@ -31,12 +34,19 @@ export function storeRegistration (fastify: FastifyInstance, registration: Regis
   if (Object.hasOwn(fastify, kRegistration)) {
     throw new Error('fastify-authentication is registered twice in the same scope: register it once per scope (a child scope may have its own registration, which governs its routes)')
   }
-  (fastify as Scope)[kRegistration] = registration
+  const scope = fastify as Scope
+  scope[kRegistration] = registration
+  scope[kCovered] = true
 }
 
 /** The registration nearest to the scope a route was declared in, or `undefined` if none covers it. */
 export function registrationOf (scope: FastifyInstance): Registration | undefined {
   return (scope as Scope)[kRegistration]
+}
+
+/** Whether a registration, of this copy of the package or another, covers the scope. */
+export function isCovered (scope: FastifyInstance): boolean {
+  return (scope as Scope)[kCovered] === true
 }
 
 /** The root instance: every scope descends from it through the prototype chain. */

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, preHandlerH
 import { kRecognisedBy } from './backend'
 import { notCoveredError } from './errors'
 import { publishRefusal } from './events'
+import { awaitsVerdict } from './failure'
 import { redirectPrefix, safeNext } from './redirect'
 import { registrationOf, type Registration } from './registration'
 import { grants, scopeList, type ScopeMatch } from './scopes'
@@ -50,14 +51,16 @@ const WEBSOCKET_REFUSAL = JSON.stringify({ statusCode: 403, error: 'Forbidden', 
 /**
  * A hook that lets the request through only if the caller holds `scopes`. Put it in
  * `preHandler` (or `onRequest`, `preParsing`, `preValidation`): on a route the plugin prepares,
- * it is checked in the plugin's own `onRequest` hook, before the body is read. Bad arguments
- * throw here, at startup.
+ * it is checked in the plugin's verdict, once every `onRequest` hook has run and before the body
+ * is read. Bad arguments throw here, at startup.
  */
 export function requires (scopes: Scope | readonly Scope[], options: RequiresOptions = {}): preHandlerHookHandler {
   const guard = compileGuard(scopes, options, 'requires(scopes, options)')
   const hook: GuardHook = function requiresScopes (request, reply, done) {
     const registration = registrationOf(request.server)
     if (registration === undefined || request.auth == null) {
+      // Rejected credentials (or a foreign Origin): the plugin's verdict, after the onRequest hooks, refuses them.
+      if (registration !== undefined && awaitsVerdict(request)) return done()
       publishRefusal(request, reply, 'not-covered')
       return done(notCoveredError())
     }

@@ -1,5 +1,4 @@
-import type { FastifyRequest, RouteOptions } from 'fastify'
-import { routeConfig, type RouteConfig } from './internals'
+import type { FastifyContextConfig, FastifyRequest, RouteOptions } from 'fastify'
 import { registrationOf, type Registration } from './registration'
 import { compileRouteGuard, type Guard } from './requires'
 
@@ -11,9 +10,10 @@ export interface RoutePlan {
   readonly guards: readonly Guard[]
   /** `false` for `config.authenticate: false`: the backends are skipped and the caller is anonymous. */
   readonly authenticate: boolean
-  /** Whether the plugin prepared the route at startup: it then gives its verdict after every `onRequest` hook. */
-  readonly prepared: boolean
 }
+
+/** A route's config, as `request.routeOptions.config` gives it: Fastify adds the route's url and method. */
+type RouteConfig = FastifyContextConfig & { url?: string, method?: string | string[] }
 
 const kPlan = Symbol('fastify-authentication.plan')
 type Config = RouteConfig & { [kPlan]?: RoutePlan }
@@ -23,13 +23,13 @@ type Config = RouteConfig & { [kPlan]?: RoutePlan }
 const NO_GUARDS: readonly Guard[] = []
 
 /** Checks a route's `config` and makes its plan, with the guards taken out of its hooks (`hoisted`). */
-export function planRoute (config: RouteConfig, where: string, hoisted: readonly Guard[], registration: Registration | undefined, prepared: boolean): RoutePlan {
+export function planRoute (config: RouteConfig, where: string, hoisted: readonly Guard[], registration: Registration | undefined): RoutePlan {
   const { requires, authenticate } = config
   if (authenticate !== undefined && typeof authenticate !== 'boolean') {
     throw new TypeError(`fastify-authentication: config.authenticate of ${where} must be true or false`)
   }
   const guards = requires === undefined ? hoisted : [compileRouteGuard(requires, `config.requires of ${where}`), ...hoisted]
-  return shared({ registration, guards: guards.length === 0 ? NO_GUARDS : guards, authenticate: authenticate !== false, prepared })
+  return shared({ registration, guards: guards.length === 0 ? NO_GUARDS : guards, authenticate: authenticate !== false })
 }
 
 /**
@@ -41,7 +41,7 @@ function shared (plan: RoutePlan): RoutePlan {
   const { registration } = plan
   if (registration === undefined) return plan
   // A guard is plain data (its scopes, match, statusCode and redirect): its JSON names it.
-  const key = JSON.stringify([plan.authenticate, plan.prepared, plan.guards])
+  const key = JSON.stringify([plan.authenticate, plan.guards])
   const known = registration.plans.get(key)
   if (known !== undefined) return known
   registration.plans.set(key, plan)
@@ -64,7 +64,7 @@ export function preparedPlan (route: { config?: unknown }): RoutePlan | undefine
 
 /** The request's route plan: made at startup, or, for a route declared before the plugin, on its first request. */
 export function planOf (request: FastifyRequest): RoutePlan {
-  const config = routeConfig(request) as Config
+  const config = request.routeOptions.config as Config
   // A route declared before the plugin never met prepareRoute: its config is checked now.
-  return config[kPlan] ?? (config[kPlan] = planRoute(config, `${config.method} ${config.url}`, NO_GUARDS, registrationOf(request.server), false))
+  return config[kPlan] ?? (config[kPlan] = planRoute(config, `${config.method} ${config.url}`, NO_GUARDS, registrationOf(request.server)))
 }

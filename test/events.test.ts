@@ -44,7 +44,6 @@ async function app (t: Test): Promise<{ http: string, ws: string, server: Fastif
     covered.get('/read', { config: { requires: 'read' } }, async () => 'read')
     covered.get('/ws', { websocket: true }, (socket) => { socket.send('open') })
   })
-  server.get('/uncovered', { config: { requires: 'read' } }, async () => 'never')
   const { http, ws } = await listen(server, t)
   return { http, ws, server }
 }
@@ -56,8 +55,8 @@ t.test('each refusal is published once its answer is out, with the status the cl
     ['/admin', { authorization: `Bearer ${TOKEN}` }, 'missing-scopes', 403],
     ['/read', { authorization: 'Bearer wrong' }, 'invalid-credentials', 401],
     ['/read', { authorization: 'crash' }, 'backend-error', 500],
-    ['/read', { authorization: 'slow' }, 'timeout', 503],
-    ['/uncovered', {}, 'not-covered', 500]
+    ['/read', { authorization: 'slow' }, 'timeout', 503]
+    // 'not-covered' (500): a covered route cannot get it, as an uncovered guard fails the app at startup (test/watch-unwatched.test.ts).
   ]
   for (const [path, headers, reason, statusCode] of cases) {
     t.equal((await get(http, path, headers)).status, statusCode, `${path} ${reason}`)

@@ -102,6 +102,15 @@ async function buildApp (version: string, order: 'authentication first' | 'swagg
     await custom.register(authentication, { backend: undeclared })
     custom.get('/guarded', { config: { requires: 'read' } }, async () => 'ok')
   }, { prefix: '/custom' })
+  // Guarded scope-wide, the README's pattern; a guard added after a route applies to it all the same.
+  await app.register(async (staff) => {
+    staff.addHook('onRequest', requires('staff'))
+    staff.get('/list', async () => 'ok')
+    await staff.register(async (managers) => {
+      managers.get('/payroll', { config: { requires: 'read' } }, async () => 'ok')
+      managers.addHook('preHandler', requires(['manager', 'owner'], { match: 'any', statusCode: 404 }))
+    })
+  }, { prefix: '/staff' })
   await app.ready()
   return app
 }
@@ -169,7 +178,9 @@ for (const version of ['3.0.3', '3.1.0']) {
       'POST /body': onRoot(scopes('write')),
       'GET /admin/reports': [{ 'bearer-2': scopes('reports') }, { oauth: ['reports'] }],
       'GET /pages/home': [{ session: scopes('authenticated') }],
-      'GET /custom/guarded': undefined
+      'GET /custom/guarded': undefined,
+      'GET /staff/list': onRoot(scopes('staff')),
+      'GET /staff/payroll': version === '3.0.3' ? onRoot([]) : onRoot(['staff', 'manager', 'read'], ['staff', 'owner', 'read'])
     })
     t.same(document.components.securitySchemes, SCHEMES, 'each backend has a scheme; the second bearer and api-key get a key of their own')
   })
@@ -216,6 +227,8 @@ t.test('guarded routes document their refusals, and keep the responses they decl
   t.same(responseCodes(document, '/body', 'post'), ['200', '401', '403'])
   t.same(responseCodes(document, '/custom/guarded'), ['200', '403'], 'no challenge is known there: 403 only')
   t.same(responseCodes(document, '/pages/home'), ['200', '303'])
+  t.same(responseCodes(document, '/staff/list'), ['200', '401', '403'], 'a guard its scope added')
+  t.same(responseCodes(document, '/staff/payroll'), ['200', '401', '403', '404'], 'its scopes\' guards and its own')
   t.same(paths['/pre-handler'].get.parameters?.map(({ name }) => name), ['x-trace'],
     '@fastify/swagger leaves out the header an api-key scheme of the route names')
 })
@@ -335,13 +348,15 @@ t.test('a route that uses fastify-authentication but was never prepared fails th
   t.same(paths['/before-with-config'].get, { responses: { 200: { description: 'Default Response' } } })
   await app.close()
 
-  const sibling = Fastify()
-  await sibling.register(swagger, { openapi: { info }, ...openapi() })
-  await sibling.register(async (scope) => { await scope.register(authentication, { backend: bearer({ tokens }) }) })
-  sibling.get('/uncovered', { config: { requires: 'read' } }, async () => 'ok')
-  await sibling.ready()
-  t.throws(() => sibling.swagger(), message('GET /uncovered'), 'a route no registration covers')
-  await sibling.close()
+  // Guarded by its scope only, with a guard added after the plugin: the plugin never prepared it either.
+  const scoped = Fastify()
+  await scoped.register(swagger, { openapi: { info }, ...openapi() })
+  scoped.get('/scoped', async () => 'ok')
+  await scoped.register(authentication, { backend: bearer({ tokens }) })
+  scoped.addHook('preHandler', requires('read'))
+  await scoped.ready()
+  t.throws(() => scoped.swagger(), message('GET /scoped'), 'a route guarded by its scope')
+  await scoped.close()
 
   // With exposeHeadRoutes, @fastify/swagger copies a HEAD route with an operationId when it sees it:
   // registered first, it copies the route before the plugin prepares it.

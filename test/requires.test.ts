@@ -1,6 +1,6 @@
 import t from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
-import authentication, { AuthCredentials, SimpleUser, hasRequiredScope, requires, type AuthenticationOptions } from '../lib/index'
+import authentication, { AuthCredentials, AuthenticationError, SimpleUser, hasRequiredScope, requires, type AuthenticationOptions } from '../lib/index'
 import { listen, logLines } from './helpers'
 
 // Grants the scopes listed in the x-scopes header, comma-separated.
@@ -169,27 +169,57 @@ t.test('bad arguments throw when requires() is called', async (t) => {
   }
 })
 
-t.test('a route the plugin does not cover fails with 500 and says what to do', async (t) => {
+t.test('a requires() the plugin does not cover fails the app at startup; hasRequiredScope there answers 500', async (t) => {
+  const declarations: Array<[string, (app: FastifyInstance) => Promise<void>]> = [
+    ['GET /unregistered has requires() in preHandler', async (app) => {
+      app.get('/unregistered', { preHandler: requires('read') }, async () => 'never')
+    }],
+    ['GET /sibling has requires() in onRequest', async (app) => {
+      await app.register(async (sibling) => { await sibling.register(authentication, { backend: headerScopes }) })
+      await app.register(async (other) => { other.get('/sibling', { onRequest: requires('read') }, async () => 'never') })
+    }],
+    ['GET /scope-wide has requires() added with addHook in its scope', async (app) => {
+      await app.register(async (sibling) => { await sibling.register(authentication, { backend: headerScopes }) })
+      await app.register(async (other) => {
+        await other.register(async (nested) => { nested.get('/scope-wide', async () => 'never') })
+        // Added after the route, in a parent scope: it applies all the same.
+        other.addHook('preHandler', requires('read'))
+      })
+    }]
+  ]
+  for (const [said, declare] of declarations) {
+    const app = Fastify()
+    await declare(app)
+    await t.rejects(async () => { await app.ready() }, { message: `fastify-authentication: ${said}, but fastify-authentication does not cover it: register it with \`await app.register(authentication, { backend })\` in this scope or a parent scope (not a sibling one)` }, said)
+    await app.close()
+  }
+
   const lines = logLines()
   const app = Fastify({ logger: { level: 'error', stream: lines.stream } })
-  let ran = 0
-  app.get('/unregistered', { preHandler: requires('read') }, async () => { ran++ })
-  await app.register(async (sibling) => {
-    await sibling.register(authentication, { backend: headerScopes })
-  })
-  await app.register(async (other) => {
-    other.get('/sibling', { preHandler: requires('read') }, async () => { ran++ })
-    other.get('/predicate', async (request) => hasRequiredScope(request, 'read'))
-  })
+  await app.register(async (sibling) => { await sibling.register(authentication, { backend: headerScopes }) })
+  app.get('/predicate', async (request) => hasRequiredScope(request, 'read'))
   const { http } = await listen(app, t)
-  for (const path of ['/unregistered', '/sibling', '/predicate']) {
-    const response = await fetch(http + path, { headers: { 'x-scopes': 'read' } })
-    t.equal(response.status, 500, path)
-  }
-  t.equal(ran, 0, 'the handler never ran')
-  const said = lines.messages().filter((message) => message.includes('does not cover'))
-  t.equal(said.length, 3)
-  t.match(said[0], /register it with `await app.register\(authentication, \{ backend \}\)`/)
+  t.equal((await fetch(http + '/predicate', { headers: { 'x-scopes': 'read' } })).status, 500)
+  t.match(lines.messages().find((message) => message.includes('does not cover')), /register it with `await app.register\(authentication, \{ backend \}\)`/)
+})
+
+t.test('a scope-wide requires() in onRequest leaves rejected credentials to the plugin\'s answer', async (t) => {
+  // The README's pattern: the guard runs before the plugin's verdict, which refuses rejected credentials.
+  const app = await build({
+    backend: {
+      authenticate (request) {
+        if (request.headers['x-scopes'] === 'forged') throw new AuthenticationError('Invalid scopes header', { statusCode: 401, challenge: 'Scopes' })
+        return headerScopes.authenticate(request)
+      }
+    }
+  })
+  app.addHook('onRequest', requires('read'))
+  app.get('/', async () => 'ok')
+  const { http } = await listen(app, t)
+  const rejected = await fetch(http + '/', { headers: { 'x-scopes': 'forged' } })
+  t.same([rejected.status, rejected.headers.get('www-authenticate'), await rejected.text()], [401, 'Scopes', 'Invalid scopes header'], 'the backend\'s refusal, not a 500')
+  t.equal((await fetch(http + '/')).status, 403, 'an anonymous caller is refused by the guard')
+  t.equal(await (await fetch(http + '/', { headers: { 'x-scopes': 'read' } })).text(), 'ok')
 })
 
 t.test('hasRequiredScope: Starlette\'s all-scopes rule', async (t) => {

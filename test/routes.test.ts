@@ -81,25 +81,6 @@ t.test('routes share a plan only when they ask for the same: one field apart, ea
   for (const [path, scopes, answer] of expected) t.equal(await status(path, scopes), answer, `${path} with ${scopes ?? 'no scopes'}`)
 })
 
-t.test('a route\'s first request does no more work with many routes: the app\'s symbols are not listed again', async (t) => {
-  // Each route's first request finds its scope's hooks, to give the verdict in the plugin's onRequest hook.
-  // A fresh copy of the plugin: none of the symbols is known yet.
-  const plugin = t.mockRequire<typeof import('../lib/index')>('../lib/index')
-  const app = Fastify()
-  const reader = { auth: new plugin.AuthCredentials(['read']), user: new plugin.SimpleUser('reader') }
-  await app.register(plugin.default, { backend: { authenticate: () => reader } })
-  for (let i = 0; i < 10; i++) app.get(`/r/${i}`, i % 2 === 0 ? { config: { requires: 'read' } } : { preHandler: plugin.requires('read') }, async () => 'ok')
-  const list = Object.getOwnPropertySymbols
-  let listed = 0
-  Object.getOwnPropertySymbols = (object) => { listed++; return list(object) }
-  t.teardown(() => { Object.getOwnPropertySymbols = list })
-  t.equal((await app.inject('/r/0')).statusCode, 200)
-  t.not(listed, 0, 'the app\'s start and first request look them up')
-  listed = 0
-  for (let i = 1; i < 10; i++) t.equal((await app.inject(`/r/${i}`)).statusCode, 200, `/r/${i}`)
-  t.equal(listed, 0, 'the first request of every other route lists none')
-})
-
 t.test('config.authenticate: false skips the backend; the request is anonymous', async (t) => {
   const app = Fastify()
   await app.register(authentication, { backend: headerScopes })
