@@ -70,7 +70,7 @@ export async function buildApp (logger: boolean): Promise<FastifyInstance> {
   })
   const tickets = webSocketTickets()
   await app.register(websocket, { options: { handleProtocols: tickets.handleProtocols } })
-  // Tickets first: a backend before them that recognises the caller (the cookie) would leave them unused.
+  // Tickets first: the first backend that recognises the caller wins, so behind the cookie a good ticket would be used up for nothing.
   await app.register(authentication, { backend: [tickets, sessions, backend] })
   // The login form posts application/x-www-form-urlencoded.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => {

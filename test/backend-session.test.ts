@@ -303,7 +303,7 @@ for (const plugin of plugins) {
           t.same(await copy.whoami(), anonymous, 'logout destroyed the session in the store: a copy of the cookie is worth nothing')
         } else {
           t.notOk(browser.jar.has(plugin.cookie), 'logout cleared the cookie')
-          // The limit of a session that lives in the cookie: the README says so.
+          // The limit of a session that lives in the cookie: docs/backends/session.md says so.
           t.same(await copy.whoami(), { user: 'root', scopes: ['read', 'admin', 'authenticated'] },
             'a copy of the cookie taken before logout still authenticates until it expires')
         }
@@ -367,7 +367,7 @@ for (const plugin of plugins) {
         const revoked = await refused.fetch('/')
         t.equal(revoked.status, 401)
         t.equal(await revoked.text(), 'Session revoked')
-        // Every request that carries the session is refused, logging in again included: the README says so.
+        // Every request that carries the session is refused, logging in again included: docs/backends/session.md says so.
         t.equal((await refused.post('/login', { user: 'alice' })).status, 401, 'the login route too')
 
         const failing = new Browser(http)

@@ -20,7 +20,7 @@ import { tokens } from './ticket-caller'
 const SITE = 'https://app.example'
 const EVIL = 'https://evil.example'
 
-// The README's Redis store, as written there.
+// The Redis store of docs/backends/tickets.md, as written there.
 
 // KEYS: the ticket, the identity's tickets (a sorted set by expiry); ARGV: value, ttlMs, now, maxPerIdentity.
 const SET_TICKET = `
