@@ -12,8 +12,8 @@ export type SimpleUser = fastifyAuthentication.SimpleUser
 export type UnauthenticatedUser = fastifyAuthentication.UnauthenticatedUser
 export type AuthenticationError = fastifyAuthentication.AuthenticationError
 // Re-exported from where they are declared, so that apps can augment AuthenticationTypes.
-export type { AuthenticationTypes, AuthenticatedUser, Scope } from './types.js'
-export type { AuthenticationBackend, AuthenticationResult } from './backend.js'
+export type { AuthenticationTypes, AuthenticatedUser, Scope } from './model/types.js'
+export type { AuthenticationBackend, AuthenticationResult } from './backends/contract.js'
 export type { AuthenticationOptions } from './options.js'
-export type { RequiresOptions, RouteRequires } from './requires.js'
-export type { ScopeMatch } from './scopes.js'
+export type { RequiresOptions, RouteRequires } from './routes/requires.js'
+export type { ScopeMatch } from './model/scopes.js'

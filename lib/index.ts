@@ -1,16 +1,16 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import * as backend from './backend'
-import * as credentials from './credentials'
-import * as errors from './errors'
+import * as backend from './backends/contract'
+import * as credentials from './model/credentials'
+import * as errors from './model/errors'
 import * as options from './options'
 import { registerAuthentication } from './plugin'
-import * as guards from './requires'
-import * as scopes from './scopes'
-import * as types from './types'
-import * as users from './users'
+import * as guards from './routes/requires'
+import * as scopes from './model/scopes'
+import * as types from './model/types'
+import * as users from './model/users'
 // Watches the apps created from now on: see lib/watch.ts.
-import './watch'
+import './routes/watch'
 
 declare module 'fastify' {
   interface FastifyRequest {

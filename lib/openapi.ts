@@ -1,12 +1,12 @@
 import { isDeepStrictEqual } from 'node:util'
 import type { FastifyContextConfig, FastifySchema, RouteOptions } from 'fastify'
 import type { SwaggerTransform } from '@fastify/swagger'
-import type { AuthenticationBackend } from './backend'
+import type { AuthenticationBackend } from './backends/contract'
 import type { Registration } from './registration'
-import type { Guard } from './requires'
-import { preparedPlan } from './route-plan'
-import type { Scope } from './types'
-import { routeGuardedBy, scopeGuardsOf } from './watch'
+import type { Guard } from './routes/requires'
+import { preparedPlan } from './routes/plan'
+import type { Scope } from './model/types'
+import { routeGuardedBy, scopeGuardsOf } from './routes/watch'
 
 export interface OpenapiOptions {
   /**

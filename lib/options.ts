@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { AuthenticationBackend } from './backend'
-import { Deadlines } from './deadlines'
-import { isHeaderValue, type AuthenticationError } from './errors'
+import type { AuthenticationBackend } from './backends/contract'
+import { Deadlines } from './request/deadlines'
+import { isHeaderValue, type AuthenticationError } from './model/errors'
 import type { Registration } from './registration'
 import { originCheck, type OriginsOption } from './websocket/origins'
 

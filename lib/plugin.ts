@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { authenticate, judge } from './authenticate'
+import { authenticate, judge } from './request/authenticate'
 import { checkOptions, type AuthenticationOptions } from './options'
-import { prepareRoute } from './prepare-route'
+import { prepareRoute } from './routes/prepare'
 import { rootOf, storeRegistration } from './registration'
 
 const kInstalled = Symbol('fastify-authentication.installed')

@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
-import type { AuthenticationBackend } from './backend'
-import type { Deadlines } from './deadlines'
+import type { AuthenticationBackend } from './backends/contract'
+import type { Deadlines } from './request/deadlines'
 import type { AuthenticationOptions } from './options'
-import type { RoutePlan } from './route-plan'
+import type { RoutePlan } from './routes/plan'
 import type { OriginCheck } from './websocket/origins'
 
 /** One `app.register(authentication, …)`: what governs the routes of its scope and its children. */

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyRequest } from 'fastify'
 import authentication, { AuthCredentials, AuthenticationError, SimpleUser } from '../lib/index'
-import type { BackendAnswer } from '../lib/backend'
+import type { BackendAnswer } from '../lib/backends/contract'
 import { basic, safeEqual, type BasicOptions } from '../lib/backends/basic'
 import { basic as basicHeader, listen, logLines } from './helpers'
 

@@ -7,10 +7,10 @@ import fastifySession from '@fastify/session'
 import websocket from '@fastify/websocket'
 import fc from 'fast-check'
 import authentication, { AuthCredentials, AuthenticationError, SimpleUser } from '../lib/index'
-import type { BackendAnswer } from '../lib/backend'
+import type { BackendAnswer } from '../lib/backends/contract'
 import { bearer } from '../lib/backends/bearer'
 import { nextPath, session, type SessionBackend, type SessionOptions } from '../lib/backends/session'
-import { safeNext } from '../lib/redirect'
+import { safeNext } from '../lib/request/redirect'
 import { handshake, listen, logLines } from './helpers'
 
 // One suite, run over both session plugins: what differs between them is said where it differs.

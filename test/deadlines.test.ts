@@ -1,6 +1,6 @@
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Deadlines } from '../lib/deadlines'
+import { Deadlines } from '../lib/request/deadlines'
 
 // The timeout option's one timer for all of a registration's waits (lib/deadlines.ts).
 

@@ -4,7 +4,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import Fastify, { type FastifyInstance } from 'fastify'
 import websocket from '@fastify/websocket'
 import authentication, { AuthCredentials, AuthenticationError, SimpleUser, requires } from '../lib/index'
-import type { AuthenticatedMessage, RefusedMessage } from '../lib/events'
+import type { AuthenticatedMessage, RefusedMessage } from '../lib/request/events'
 import { get, handshake, listen } from './helpers'
 
 const TOKEN = 'secret-token-d41d8cd98f00b204'

@@ -6,7 +6,7 @@ import Fastify from 'fastify'
 import websocket from '@fastify/websocket'
 import WebSocket from 'ws'
 import authentication, { AuthCredentials, SimpleUser, type AuthenticationBackend } from '../lib/index'
-import { webSocketTickets } from '../lib/websocket/index'
+import { webSocketTickets } from '../lib/backends/tickets'
 import { get, listen } from './helpers'
 
 /** A backend that recognises `alice` by `x-user`, with credentials that expired 60 s ago. */

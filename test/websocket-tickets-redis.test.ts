@@ -13,7 +13,7 @@ import websocket from '@fastify/websocket'
 import Redis from 'ioredis'
 import WebSocket from 'ws'
 import authentication from '../lib/index'
-import { TicketUser, webSocketTickets, type TicketStore, type WebSocketTicketsOptions } from '../lib/websocket/index'
+import { TicketUser, webSocketTickets, type TicketStore, type WebSocketTicketsOptions } from '../lib/backends/tickets'
 import { listen } from './helpers'
 import { tokens } from './ticket-caller'
 

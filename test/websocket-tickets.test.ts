@@ -9,7 +9,7 @@ import Fastify, { type FastifyRequest } from 'fastify'
 import websocket from '@fastify/websocket'
 import WebSocket from 'ws'
 import authentication, { AuthCredentials, AuthenticationError, SimpleUser } from '../lib/index'
-import { MemoryTicketStore, TicketUser, webSocketTickets, type TicketOwner, type TicketStore, type WebSocketTickets, type WebSocketTicketsOptions } from '../lib/websocket/index'
+import { MemoryTicketStore, TicketUser, webSocketTickets, type TicketOwner, type TicketStore, type WebSocketTickets, type WebSocketTicketsOptions } from '../lib/backends/tickets'
 import { get, listen, logLines } from './helpers'
 import { tokens } from './ticket-caller'
 

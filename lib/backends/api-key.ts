@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { AuthenticationBackend, BackendAnswer } from '../backend'
-import { AuthenticationError } from '../errors'
+import type { AuthenticationBackend, BackendAnswer } from './contract'
+import { AuthenticationError } from '../model/errors'
 import { admitted, checkOptionNames } from './recognised'
 
 /** Who `key` belongs to: `{ auth, user }`, or `null`/`undefined` for an unknown key, sync or async. */

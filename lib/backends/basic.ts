@@ -1,7 +1,7 @@
 import { hash, timingSafeEqual } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
-import type { AuthenticationBackend, BackendAnswer } from '../backend'
-import { AuthenticationError, isHeaderValue } from '../errors'
+import type { AuthenticationBackend, BackendAnswer } from './contract'
+import { AuthenticationError, isHeaderValue } from '../model/errors'
 import { credentialsOf, formatChallenge } from './authorization'
 import { admitted, checkOptionNames } from './recognised'
 

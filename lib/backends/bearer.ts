@@ -1,8 +1,8 @@
 import { hash } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
-import { checkResult, type AuthenticationBackend, type AuthenticationResult, type BackendAnswer } from '../backend'
-import { AuthenticationError, isHeaderValue } from '../errors'
-import type { Scope } from '../types'
+import { checkResult, type AuthenticationBackend, type AuthenticationResult, type BackendAnswer } from './contract'
+import { AuthenticationError, isHeaderValue } from '../model/errors'
+import type { Scope } from '../model/types'
 import { credentialsOf, formatChallenge } from './authorization'
 import { admitted, checkOptionNames, recognised } from './recognised'
 

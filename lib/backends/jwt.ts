@@ -1,11 +1,11 @@
 import { KeyObject, hash, webcrypto } from 'node:crypto'
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { JWSHeaderParameters, JWTVerifyOptions } from 'jose' with { 'resolution-mode': 'import' }
-import { isThenable, type AuthenticationBackend, type AuthenticationResult, type BackendAnswer } from '../backend'
-import { AuthCredentials } from '../credentials'
-import { AuthenticationError } from '../errors'
-import type { AuthenticatedUser, Scope } from '../types'
-import { BaseUser } from '../users'
+import { isThenable, type AuthenticationBackend, type AuthenticationResult, type BackendAnswer } from './contract'
+import { AuthCredentials } from '../model/credentials'
+import { AuthenticationError } from '../model/errors'
+import type { AuthenticatedUser, Scope } from '../model/types'
+import { BaseUser } from '../model/users'
 import { bearer, type BearerVerify } from './bearer'
 import { checkOptionNames, recognised } from './recognised'
 

@@ -1,7 +1,7 @@
-import { checkResult, isThenable, type AuthenticationResult, type BackendAnswer } from '../backend'
-import { AuthCredentials, holds } from '../credentials'
-import type { AuthenticationError } from '../errors'
-import type { Scope } from '../types'
+import { checkResult, isThenable, type AuthenticationResult, type BackendAnswer } from './contract'
+import { AuthCredentials, holds } from '../model/credentials'
+import type { AuthenticationError } from '../model/errors'
+import type { Scope } from '../model/types'
 
 // Credentials reused across requests (static tokens, cached tokens) gain the scope once.
 const withAuthenticated = new WeakMap<AuthCredentials, AuthCredentials>()

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import { checkResult, isThenable, type AuthenticationBackend, type AuthenticationResult, type BackendAnswer } from '../backend'
-import { isHeaderValue } from '../errors'
-import { safeNext } from '../redirect'
+import { checkResult, isThenable, type AuthenticationBackend, type AuthenticationResult, type BackendAnswer } from './contract'
+import { isHeaderValue } from '../model/errors'
+import { safeNext } from '../request/redirect'
 import { checkOptionNames, recognised } from './recognised'
 
 /** Who the login data stored by `login` belongs to: `{ auth, user }`, or `null`/`undefined` for nobody (anonymous). Sync or async. */

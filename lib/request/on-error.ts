@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
-import { isThenable } from './backend'
-import { onErrorDidNotReply, type AuthenticationError } from './errors'
-import type { AuthenticationOptions } from './options'
+import { isThenable } from '../backends/contract'
+import { onErrorDidNotReply, type AuthenticationError } from '../model/errors'
+import type { AuthenticationOptions } from '../options'
 
 type OnError = NonNullable<AuthenticationOptions['onError']>
 type Watched = Omit<FastifyReply, 'send' | 'then'> & { send?: FastifyReply['send'], then?: unknown }

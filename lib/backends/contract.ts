@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { Deadlines } from './deadlines'
-import { areCredentials, type AuthCredentials } from './credentials'
+import type { Deadlines } from '../request/deadlines'
+import { areCredentials, type AuthCredentials } from '../model/credentials'
 import {
   AuthenticationError, AuthenticationPluginError, backendContractError, backendFailed, backendThrewNonError, backendTimeoutError, describe
-} from './errors'
-import type { AuthenticatedUser, Scope } from './types'
-import type { BaseUser } from './users'
+} from '../model/errors'
+import type { AuthenticatedUser, Scope } from '../model/types'
+import type { BaseUser } from '../model/users'
 
 /** Who is calling, as a backend found out. */
 export interface AuthenticationResult {

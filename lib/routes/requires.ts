@@ -1,14 +1,14 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, preHandlerHookHandler } from 'fastify'
-import { kRecognisedBy } from './backend'
-import { notCoveredError } from './errors'
-import { publishRefusal } from './events'
-import { awaitsVerdict } from './failure'
-import { redirectPrefix, safeNext } from './redirect'
-import { registrationOf, type Registration } from './registration'
-import { grants, scopeList, type ScopeMatch } from './scopes'
-import type { Scope } from './types'
-import { isWebSocketRequest } from './websocket/handshake'
+import { kRecognisedBy } from '../backends/contract'
+import { notCoveredError } from '../model/errors'
+import { publishRefusal } from '../request/events'
+import { awaitsVerdict } from '../request/failure'
+import { redirectPrefix, safeNext } from '../request/redirect'
+import { registrationOf, type Registration } from '../registration'
+import { grants, scopeList, type ScopeMatch } from '../model/scopes'
+import type { Scope } from '../model/types'
+import { isWebSocketRequest } from '../websocket/handshake'
 
 export interface RequiresOptions {
   /**

@@ -1,6 +1,6 @@
 import { subscribe } from 'node:diagnostics_channel'
 import type { FastifyContextConfig, FastifyInstance, RouteOptions } from 'fastify'
-import { isCovered } from './registration'
+import { isCovered } from '../registration'
 import { guardOf, type Guard } from './requires'
 
 // What the plugin must see of a whole app: its routes, for the startup check that a registration

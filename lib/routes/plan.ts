@@ -1,5 +1,5 @@
 import type { FastifyContextConfig, FastifyRequest, RouteOptions } from 'fastify'
-import { registrationOf, type Registration } from './registration'
+import { registrationOf, type Registration } from '../registration'
 import { compileRouteGuard, type Guard } from './requires'
 
 /** What the plugin does for one route, worked out once. */

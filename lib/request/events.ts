@@ -1,6 +1,6 @@
 import { channel } from 'node:diagnostics_channel'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { Scope } from './types'
+import type { Scope } from '../model/types'
 
 /** Why the plugin refused a request, as published on `fastify-authentication:refused`. */
 export type RefusalReason = 'missing-scopes' | 'invalid-credentials' | 'backend-error' | 'timeout' | 'origin' | 'not-covered'

@@ -1,7 +1,7 @@
 import type { FastifyInstance, RouteOptions } from 'fastify'
-import { registrationOf } from './registration'
+import { registrationOf } from '../registration'
 import { guardOf, type Guard } from './requires'
-import { planRoute, preparedPlan, storePlan } from './route-plan'
+import { planRoute, preparedPlan, storePlan } from './plan'
 
 // Hooks that run before the handler: a guard there is taken out and checked in the route's verdict.
 const guardedPositions = ['onRequest', 'preParsing', 'preValidation', 'preHandler'] as const
