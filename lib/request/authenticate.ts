@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
-import { asPluginError, isThenable, runBackends, type AuthenticationResult } from '../backends/contract'
+import { asPluginError, isThenable, type AuthenticationResult } from '../backends/contract'
+import { runBackends } from './chain'
 import { AuthCredentials } from '../model/credentials'
 import { AuthenticationError, isTimeoutError, notCoveredError } from '../model/errors'
 import { publishAuthenticated, publishRefusal } from './events'

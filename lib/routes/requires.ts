@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction, preHandlerHookHandler } from 'fastify'
-import { kRecognisedBy } from '../backends/contract'
+import { kRecognisedBy } from '../request/chain'
 import { notCoveredError } from '../model/errors'
 import { publishRefusal } from '../request/events'
 import { awaitsVerdict } from '../request/failure'
