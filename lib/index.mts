@@ -15,5 +15,5 @@ export type AuthenticationError = fastifyAuthentication.AuthenticationError
 export type { AuthenticationTypes, AuthenticatedUser, Scope } from './model/types.js'
 export type { AuthenticationBackend, AuthenticationResult } from './backends/contract.js'
 export type { AuthenticationOptions } from './options.js'
-export type { RequiresOptions, RouteRequires } from './routes/requires.js'
+export type { RequiresOptions, RouteRequires } from './routes/guard.js'
 export type { ScopeMatch } from './model/scopes.js'

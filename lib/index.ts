@@ -5,7 +5,8 @@ import * as credentials from './model/credentials'
 import * as errors from './model/errors'
 import * as options from './options'
 import { registerAuthentication } from './plugin'
-import * as guards from './routes/requires'
+import * as guards from './routes/guard'
+import * as requiresHook from './routes/requires'
 import * as scopes from './model/scopes'
 import * as types from './model/types'
 import * as users from './model/users'
@@ -39,7 +40,7 @@ fp(fastifyAuthentication, { name: 'fastify-authentication', fastify: '5.x' })
 /* c8 ignore start -- TypeScript emits `(fastifyAuthentication || (fastifyAuthentication = {}))` for a
    namespace; the function always exists here, so the `= {}` branch cannot run. */
 namespace fastifyAuthentication {
-  export import requires = guards.requires
+  export import requires = requiresHook.requires
   export import hasRequiredScope = scopes.hasRequiredScope
   export import AuthCredentials = credentials.AuthCredentials
   export import BaseUser = users.BaseUser

@@ -1,8 +1,8 @@
-import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { AuthenticationBackend } from './backends/contract'
 import { Deadlines } from './request/deadlines'
-import { isHeaderValue, type AuthenticationError } from './model/errors'
+import { isHeaderValue } from './model/errors'
 import type { Registration } from './registration'
+import type { OnError } from './request/on-error'
 import { originCheck, type OriginsOption } from './websocket/origins'
 
 export interface AuthenticationOptions {
@@ -12,7 +12,7 @@ export interface AuthenticationOptions {
    * What an HTTP request gets when the backends throw `AuthenticationError`. Default: the
    * error's `statusCode` (400), its `challenge` as `WWW-Authenticate`, and its message as text/plain.
    */
-  onError?: (error: AuthenticationError, request: FastifyRequest, reply: FastifyReply) => unknown
+  onError?: OnError
   /** A `WWW-Authenticate` value sent with every 401 from a guard, besides the backends' own, like `Bearer realm="api"`. */
   challenge?: string
   /** Milliseconds the backends may take; past that the request fails with 503. */
@@ -63,7 +63,6 @@ export function checkOptions (options: AuthenticationOptions): Registration {
     deadlines: timeout === undefined ? undefined : new Deadlines(timeout),
     allowsOrigin: originCheck(origins),
     // One challenge is one header; several are one WWW-Authenticate line each (RFC 9110 §11.6.1).
-    challenges: challenges.length <= 1 ? challenges[0] : challenges,
-    plans: new Map()
+    challenges: challenges.length <= 1 ? challenges[0] : challenges
   }
 }

@@ -1,22 +1,19 @@
 import type { FastifyInstance } from 'fastify'
 import type { AuthenticationBackend } from './backends/contract'
 import type { Deadlines } from './request/deadlines'
-import type { AuthenticationOptions } from './options'
-import type { RoutePlan } from './routes/plan'
+import type { OnError } from './request/on-error'
 import type { OriginCheck } from './websocket/origins'
 
 /** One `app.register(authentication, …)`: what governs the routes of its scope and its children. */
 export interface Registration {
   readonly backends: readonly AuthenticationBackend[]
-  readonly onError: AuthenticationOptions['onError']
+  readonly onError: OnError | undefined
   /** The timeout option's waits, when it is set. */
   readonly deadlines: Deadlines | undefined
   /** Whether a handshake's `Origin` may open a WebSocket here. */
   readonly allowsOrigin: OriginCheck
   /** Every challenge a guard's 401 carries: the backends' and the `challenge` option's, each once. */
   readonly challenges: string | string[] | undefined
-  /** The plans of its routes, one for each set of guards (see `planRoute`). */
-  readonly plans: Map<string, RoutePlan>
 }
 
 const kRegistration = Symbol('fastify-authentication.registration')

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { areCredentials, type AuthCredentials } from '../model/credentials'
 import {
-  AuthenticationPluginError, backendContractError, backendFailed, backendThrewNonError, describe
+  backendContractError, describe
 } from '../model/errors'
 import type { AuthenticatedUser, Scope } from '../model/types'
 import type { BaseUser } from '../model/users'
@@ -85,10 +85,4 @@ function isUser (user: unknown): user is AuthenticatedUser {
   if (typeof user !== 'object' || user === null) return false
   const { isAuthenticated, displayName, identity } = user as BaseUser
   return typeof isAuthenticated === 'boolean' && typeof displayName === 'string' && typeof identity === 'string'
-}
-
-/** What a failure that is not an `AuthenticationError` becomes: a plugin error, or a plain 500 with it as the cause. */
-export function asPluginError (error: unknown): Error {
-  if (error instanceof AuthenticationPluginError) return error
-  return error instanceof Error ? backendFailed(error) : backendThrewNonError(error)
 }

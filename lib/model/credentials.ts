@@ -88,6 +88,11 @@ export function areCredentials (value: unknown): value is AuthCredentials {
   return typeof value === 'object' && value !== null && isCredentials(value)
 }
 
+/** Whether the credentials' `expiresAt` has passed: expired credentials count as none. */
+export function hasExpired (auth: AuthCredentials): boolean {
+  return auth.expiresAt !== undefined && auth.expiresAt <= Date.now()
+}
+
 /**
  * Whether the credentials hold `scope`, read from the checked list (a subclass's getter cannot
  * change it); a look-alike an app put on `request.auth` holds nothing.

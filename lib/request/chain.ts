@@ -1,17 +1,9 @@
 import type { FastifyRequest } from 'fastify'
 import { checkResult, isThenable, type AuthenticationBackend, type AuthenticationResult, type BackendAnswer } from '../backends/contract'
+import { hasExpired } from '../model/credentials'
 import { AuthenticationError, backendTimeoutError } from '../model/errors'
 import type { Deadlines } from './deadlines'
-
-/** The backend that recognised the caller, kept on the request for the refusal's challenge. */
-export const kRecognisedBy = Symbol('fastify-authentication.recognisedBy')
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    /** Absent for an anonymous caller. */
-    [kRecognisedBy]: AuthenticationBackend | undefined
-  }
-}
+import { kRecognisedBy } from './state'
 
 /**
  * Asks each backend in turn, and stays synchronous while the backends are, so sync backends cost
@@ -105,7 +97,7 @@ class Chain {
   /** A backend's answer, checked against the contract: credentials that have expired are none. */
   answered (backend: AuthenticationBackend, credential: unknown, answer: BackendAnswer): void {
     const result = checkResult(answer)
-    if (result === null || hasExpired(result)) return
+    if (result === null || hasExpired(result.auth)) return
     ;(this.#admitted ??= []).push(credential)
     this.#rejections?.delete(credential)
     if (this.#winner !== undefined) return
@@ -131,15 +123,10 @@ class Chain {
     }
     if (refusal !== undefined) throw refusal
     // Credentials that expired while later backends were asked are none either: no socket is opened only to be closed.
-    if (this.#result === null || hasExpired(this.#result)) return null
+    if (this.#result === null || hasExpired(this.#result.auth)) return null
     request[kRecognisedBy] = this.#winner
     return this.#result
   }
-}
-
-/** Whether the credentials' `expiresAt` has passed: expired credentials count as none. */
-function hasExpired ({ auth }: AuthenticationResult): boolean {
-  return auth.expiresAt !== undefined && auth.expiresAt <= Date.now()
 }
 
 /**

@@ -1,9 +1,9 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { isThenable } from '../backends/contract'
 import { onErrorDidNotReply, type AuthenticationError } from '../model/errors'
-import type { AuthenticationOptions } from '../options'
 
-type OnError = NonNullable<AuthenticationOptions['onError']>
+/** The registration's `onError` option: answers a request whose credentials a backend rejected. */
+export type OnError = (error: AuthenticationError, request: FastifyRequest, reply: FastifyReply) => unknown
 type Watched = Omit<FastifyReply, 'send' | 'then'> & { send?: FastifyReply['send'], then?: unknown }
 
 const kReturnedReply = Symbol('fastify-authentication.returnedReply')

@@ -1,6 +1,6 @@
 import type { FastifyContextConfig, FastifyRequest, RouteOptions } from 'fastify'
 import { registrationOf, type Registration } from '../registration'
-import { compileRouteGuard, type Guard } from './requires'
+import { compileRouteGuard, type Guard } from './guard'
 
 /** What the plugin does for one route, worked out once. */
 export interface RoutePlan {
@@ -32,6 +32,9 @@ export function planRoute (config: RouteConfig, where: string, hoisted: readonly
   return shared({ registration, guards: guards.length === 0 ? NO_GUARDS : guards, authenticate: authenticate !== false })
 }
 
+// Each registration's plans, one for each set of guards.
+const plansOf = new WeakMap<Registration, Map<string, RoutePlan>>()
+
 /**
  * The plan an earlier route of the registration has, if it is the same: routes that ask for the
  * same guards share one, so that a request reads a plan the other routes keep in the CPU's cache,
@@ -42,9 +45,11 @@ function shared (plan: RoutePlan): RoutePlan {
   if (registration === undefined) return plan
   // A guard is plain data (its scopes, match, statusCode and redirect): its JSON names it.
   const key = JSON.stringify([plan.authenticate, plan.guards])
-  const known = registration.plans.get(key)
+  let plans = plansOf.get(registration)
+  if (plans === undefined) plansOf.set(registration, (plans = new Map()))
+  const known = plans.get(key)
   if (known !== undefined) return known
-  registration.plans.set(key, plan)
+  plans.set(key, plan)
   return plan
 }
 

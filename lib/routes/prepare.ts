@@ -1,6 +1,6 @@
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import { registrationOf } from '../registration'
-import { guardOf, type Guard } from './requires'
+import { guardOf, type Guard } from './guard'
 import { planRoute, preparedPlan, storePlan } from './plan'
 
 // Hooks that run before the handler: a guard there is taken out and checked in the route's verdict.

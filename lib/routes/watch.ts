@@ -1,7 +1,7 @@
 import { subscribe } from 'node:diagnostics_channel'
 import type { FastifyContextConfig, FastifyInstance, RouteOptions } from 'fastify'
 import { isCovered } from '../registration'
-import { guardOf, type Guard } from './requires'
+import { guardOf, type Guard } from './guard'
 
 // What the plugin must see of a whole app: its routes, for the startup check that a registration
 // covers each guarded one, and the requires() hooks its scopes add with addHook, which Fastify
