@@ -1,8 +1,7 @@
-// npm run test:summary: the last lines of `npm test`. Counts the assertions in the TAP that
-// `npm run test:unit` left in .tap/test-results (one file per test file), reads the json-summary
-// coverage report next to it, and names the type tests of package.json: three lines.
-import { readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+// npm run test:summary: what the last `npm run test:unit` did, in three lines. Counts the
+// assertions and test files in the TAP it left in .tap/test.tap, and reads the json-summary
+// coverage report next to it. Exits 1 on a failed assertion or coverage short of 100%.
+import { readFileSync } from 'node:fs'
 
 function fail (message) {
   console.error(`test summary: ${message}; run \`npm run test:unit\` first`)
@@ -18,11 +17,12 @@ function read (path, what) {
 }
 
 /**
- * The assertions of one test file's TAP, as tap counts them: test points that are not the result
- * of a subtest. A subtest's own point follows its body, which is indented deeper; YAML
- * diagnostics (between `---` and `...`) and comments are not TAP lines.
+ * The assertions of the run's TAP, as tap counts them: test points that are not the result of a
+ * subtest. A subtest's own point follows its body, which is indented deeper; YAML diagnostics
+ * (between `---` and `...`) and comments are not TAP lines. Each test file is a subtest at the top.
  */
-function count (tap, counts) {
+function count (tap) {
+  const counts = { total: 0, pass: 0, fail: 0, skip: 0, todo: 0, files: 0 }
   let yaml = -1
   let previous = 0
   for (const line of tap.split('\n')) {
@@ -35,6 +35,7 @@ function count (tap, counts) {
     if (text === '---') yaml = indent
     if (text === '' || text.startsWith('#') || text === '---') continue
     const point = /^(not )?ok\b(?:.*# (SKIP|TODO)\b)?/i.exec(text)
+    if (point !== null && indent === 0) counts.files++
     if (point !== null && previous <= indent) {
       counts.total++
       const directive = point[2]?.toLowerCase()
@@ -42,25 +43,25 @@ function count (tap, counts) {
     }
     previous = indent
   }
+  return counts
 }
 
-const results = '.tap/test-results'
-const files = readdirSync(results, { recursive: true }).filter((file) => file.endsWith('.tap'))
-if (files.length === 0) fail(`no test results in ${results}`)
-const counts = { total: 0, pass: 0, fail: 0, skip: 0, todo: 0 }
-for (const file of files) count(readFileSync(join(results, file), 'utf8'), counts)
+const results = '.tap/test.tap'
+const tap = read(results, 'test results')
+const counts = count(tap)
+if (counts.files === 0) fail(`no test results in ${results}`)
+const took = /\n# time=([\d.]+)ms\s*$/.exec(tap)
 const coverage = JSON.parse(read('.tap/report/coverage-summary.json', 'coverage report')).total
-const typeTests = JSON.parse(read('package.json', 'package.json')).scripts['test:types']
 
 // The first line is the plain 'N passed, N failed[, N skipped]' line that CI reads.
 const skipped = counts.skip > 0 ? `, ${counts.skip} skipped` : ''
 const todo = counts.todo > 0 ? `, ${counts.todo} todo` : ''
-const figures = ['statements', 'branches', 'functions', 'lines']
-  .map((name) => `${coverage[name].pct}% ${name} (${coverage[name].covered}/${coverage[name].total})`).join(', ')
+const measures = ['statements', 'branches', 'functions', 'lines']
+const figures = measures.map((name) => `${coverage[name].pct}% ${name} (${coverage[name].covered}/${coverage[name].total})`).join(', ')
+const covered = measures.every((name) => coverage[name].pct === 100)
 
 console.log(`
 tests: ${counts.pass} passed, ${counts.fail} failed${skipped}
-files     ${counts.total} assertions${todo} in ${files.length} test file${files.length === 1 ? '' : 's'}
-coverage  ${figures}
-types     ${typeTests.split('--files ').length - 1} tsd test files passed; attw checks the packed tarball in test/pack.test.ts`)
-if (counts.fail > 0) process.exit(1)
+files     ${counts.total} assertions${todo} in ${counts.files} test file${counts.files === 1 ? '' : 's'}${took === null ? '' : `, ${(took[1] / 1000).toFixed(1)} s`}; the full TAP is in ${results}
+coverage  ${figures}${covered ? '' : '; below the 100% gate'}`)
+if (counts.fail > 0 || !covered) process.exit(1)

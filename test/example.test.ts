@@ -4,7 +4,7 @@
 import t from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, relative, sep } from 'node:path'
@@ -13,8 +13,8 @@ import WebSocket from 'ws'
 import { built, node, output, root } from './spawn'
 import { handshake } from './helpers'
 
-// The last test compiles lib/ and example/ with `npm start`.
-t.setTimeout(180_000)
+// The first test waits for a 5-second session to end; the others start processes of their own.
+t.setTimeout(120_000)
 
 /** `npm <args>` from `cwd`, as a user runs it: without tap's coverage and loader settings. */
 function npm (args: string[], { cwd = root, env = {}, detached = false }: { cwd?: string, env?: Record<string, string>, detached?: boolean } = {}): ChildProcess {
@@ -62,9 +62,12 @@ t.test('every command the example app prints gets the answer its comment says', 
   const ws = http.replace(/^http/, 'ws')
   t.notMatch(printed, /npx|wscat/, 'nothing to download')
   t.equal((/In a browser: (\S+)/.exec(printed) as RegExpExecArray)[1], http + '/demo', 'the browser demo is printed')
-  // A short session, logged in first: it has ended by the time the other checks are done.
+  // A short session (5 s), logged in first and checked at once: it has ended by the time the
+  // other checks are done.
   const shortLogin = Date.now()
   const short = await login(http, { user: 'alice', password: 'wonderland', short: 'on' })
+  t.equal(short.status, 303)
+  t.same(await (await fetch(http + '/', { headers: { cookie: cookieOf(short) } })).json(), { authenticated: true, user: 'alice', scopes: ['authenticated'] }, 'a short session, while it lasts')
 
   const curls = [...printed.matchAll(/^ {2}(curl .+?) +# (\d{3}) (.*)$/gm)]
   t.equal(curls.length, 8, 'eight curl commands')
@@ -177,8 +180,6 @@ t.test('every command the example app prints gets the answer its comment says', 
   t.equal(logout.headers.get('location'), '/demo')
   t.match(logout.headers.get('set-cookie'), /^session=;/, 'logout clears the cookie')
 
-  t.equal(short.status, 303)
-  t.same(await (await fetch(http + '/', { headers: { cookie: cookieOf(short) } })).json(), { authenticated: true, user: 'alice', scopes: ['authenticated'] }, 'a short session, while it lasts')
   await sleep(shortLogin + 5_000 + 200 - Date.now())
   t.same(await (await fetch(http + '/', { headers: { cookie: cookieOf(short) } })).json(), { authenticated: false, user: '', scopes: [] }, 'and once it has ended')
   t.match(await handshake(ws + '/ws', { cookie: cookieOf(short) }), { opened: false, status: 403 })
@@ -265,23 +266,34 @@ t.test('the example app says why it could not start, in one line', async (t) => 
   t.match(badHost.stderr, /ENOTFOUND/)
 })
 
-t.test('npm start says what it does, compiles lib and example only, and serves', async (t) => {
-  // A fresh clone of the project: `npm start` must not touch the dist the other tests run.
+t.test('npm start says what it does, builds nothing when nothing changed, and serves', async (t) => {
+  if (!built()) throw new Error('run `npm run build` first (npm test does)')
+  // A clone where `npm start` ran before: the sources, and dist/lib and dist/example as the build
+  // left them, times kept (tsc -b compares them). Not the benchmarks' build. `npm start` must not
+  // touch the dist the other tests run, hence the clone.
   const clone = mkdtempSync(join(tmpdir(), 'fastify-authentication-start-'))
   t.teardown(() => rmSync(clone, { recursive: true, force: true }))
-  const skipped = new Set(['node_modules', 'dist', '.git', '.tap', 'coverage'])
-  cpSync(root, clone, { recursive: true, filter: (path) => !skipped.has(relative(root, path).split(sep)[0]) })
+  const skipped = new Set(['node_modules', '.git', '.tap', 'coverage'])
+  const copied = (path: string): boolean => {
+    const [top, below] = relative(root, path).split(sep)
+    return !skipped.has(top) && (top !== 'dist' || below === undefined || below === 'lib' || below === 'example')
+  }
+  cpSync(root, clone, { recursive: true, preserveTimestamps: true, filter: copied })
   symlinkSync(join(root, 'node_modules'), join(clone, 'node_modules'), 'dir')
+  const dist = join(clone, 'dist')
+  const times = (): Record<string, number> => Object.fromEntries(readdirSync(dist, { recursive: true, encoding: 'utf8' })
+    .map((file) => [file, statSync(join(dist, file)).mtimeMs]))
+  const before = times()
 
   // Detached, to stop npm, its shell and the server together.
   const start = npm(['start'], { cwd: clone, env: { PORT: '0' }, detached: true })
   t.teardown(() => { if (start.exitCode === null) process.kill(-start.pid!, 'SIGTERM') })
   const printed = await watch(start).until(/listening at (\S+)/)
   const lines = printed.split('\n').filter((line) => line !== '' && !line.startsWith('>'))
-  t.equal(lines[0], 'Compiling lib/ and example/ with tsc, then starting the example app...', 'one line before building')
+  t.equal(lines[0], 'Building lib/ and example/ where they changed (tsc -b), then starting the example app...', 'one line before building')
   t.match(lines[1], /^fastify-authentication example listening at http:\/\/127\.0\.0\.1:\d+$/, 'then the server, with nothing between')
-  t.ok(existsSync(join(clone, 'dist', 'lib', 'index.js')) && existsSync(join(clone, 'dist', 'example', 'server.js')), 'lib and example are built')
-  t.notOk(existsSync(join(clone, 'dist', 'bench')), 'the benchmarks are not')
+  t.same(times(), before, 'nothing was compiled again (if lib/ or example/ changed since the build: npm run build)')
+  t.notOk(existsSync(join(dist, 'bench')), 'and the benchmarks are not built')
   const http = (/listening at (\S+)/.exec(printed) as RegExpExecArray)[1]
   t.same(await (await fetch(http + '/health')).json(), { ok: true })
 })

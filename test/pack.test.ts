@@ -272,16 +272,17 @@ t.test('a strict TypeScript consumer compiles, with node16 and bundler resolutio
       files: { 'app.ts': consumerSource('esm') }
     }
   }
-  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
-  await Promise.all(Object.entries(projects).map(async ([resolution, { compilerOptions, files }]) => {
+  for (const [resolution, { compilerOptions, files }] of Object.entries(projects)) {
     const dir = join(consumer, resolution)
     mkdirSync(dir)
     for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text)
     writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, files: Object.keys(files) }))
-    const compiled = await run(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json')], dir)
-    t.equal(compiled.code, 0, `${resolution}: ${compiled.stdout}${compiled.stderr}`)
-    t.equal(compiled.stdout, '', `${resolution}: no errors`)
-  }))
+  }
+  // One tsc for both programs: tsc -b reads the declarations they share (fastify's, Node's) once.
+  const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+  const compiled = await run(process.execPath, [tsc, '-b', ...Object.keys(projects)], consumer)
+  t.equal(compiled.code, 0, `${compiled.stdout}${compiled.stderr}`)
+  t.equal(compiled.stdout, '', `no errors in ${Object.keys(projects).join(' or ')}`)
 })
 
 t.test('attw finds no problem in any entry point (node16 profile)', async (t) => {

@@ -57,68 +57,85 @@ t.test('ESM: a default import and named imports, one implementation', async (t) 
 })
 
 // `npm test` ends with `npm run test:summary`: what tap left in .tap, in three lines.
-t.test('the test summary: counts, coverage and type tests in three lines; a failure or no results exit 1', async (t) => {
+t.test('the test summary: counts, files, time and coverage; a failure, coverage short of 100% or no results exit 1', async (t) => {
   const coverage = (pct: number): string => JSON.stringify({
     total: Object.fromEntries(['lines', 'statements', 'functions', 'branches'].map((name) => [name, { total: 40, covered: 40 * pct / 100, skipped: 0, pct }]))
   })
-  const summary = async (results: Record<string, string | Record<string, string>>, report?: string): Promise<{ code: number | null, stdout: string, stderr: string }> => {
+  const summary = async (results?: string, report?: string): Promise<{ code: number | null, stdout: string, stderr: string }> => {
     const dir = t.testdir({
-      'package.json': JSON.stringify({ scripts: { 'test:types': 'tsd --files a.test-d.ts && tsd --files b.test-d.ts --files c.test-d.ts' } }),
-      '.tap': { 'test-results': results, report: report === undefined ? {} : { 'coverage-summary.json': report } }
+      '.tap': { ...(results === undefined ? {} : { 'test.tap': results }), report: report === undefined ? {} : { 'coverage-summary.json': report } }
     })
     const { NODE_V8_COVERAGE: _, NODE_OPTIONS: __, ...env } = process.env
     return output(spawn(process.execPath, [join(root, 'scripts', 'test-summary.mjs')], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] }))
   }
 
-  // Five assertions (one skipped, one todo) in nested subtests, and one more in another directory.
-  const nested = [
+  // Two test files as tap reports them: five assertions (one skipped, one todo) in nested
+  // subtests of the first, and one in the second.
+  const run = [
     'TAP version 14',
-    '# Subtest: first',
-    '    ok 1 - one',
-    '    ok 2 - two # SKIP not here',
-    '    1..2',
-    'ok 1 - first # time=1ms',
-    '',
-    '# Subtest: second',
-    '    # Subtest: nested',
-    '        ok 1 - deep',
-    '        1..1',
-    '    ok 1 - nested # time=1ms',
+    '1..2',
+    '# Subtest: test/a.test.ts',
+    '    # Subtest: first',
+    '        ok 1 - one',
+    '        ok 2 - two # SKIP not here',
+    '        1..2',
+    '    ok 1 - first # time=1ms',
     '    ',
-    '    not ok 2 - later # TODO some day',
-    '      ---',
-    '      at:',
-    '        line: 1',
-    '      ...',
+    '    # Subtest: second',
+    '        # Subtest: nested',
+    '            ok 1 - deep',
+    '            1..1',
+    '        ok 1 - nested # time=1ms',
+    '        ',
+    '        not ok 2 - later # TODO some day',
+    '          ---',
+    '          at:',
+    '            line: 1',
+    '          ...',
+    '        ',
+    '        1..2',
+    '    ok 2 - second # time=2ms',
     '    ',
-    '    1..2',
-    'ok 2 - second # time=2ms',
+    '    ok 3 - top-level assertion',
+    '    1..3',
+    '    # time=10ms',
+    'ok 1 - test/a.test.ts # time=10ms',
     '',
-    'ok 3 - top-level assertion',
-    '1..3',
-    '# time=10ms',
+    '# Subtest: test/b.test.ts',
+    '    ok 1 - fine',
+    '    1..1',
+    'ok 2 - test/b.test.ts # time=3ms',
+    '',
+    '# { total: 6, pass: 4, skip: 1, todo: 1 }',
+    '# time=61234.5ms',
     ''
   ].join('\n')
-  const passed = await summary({ 'a.test.ts.tap': nested, sub: { 'b.test.ts.tap': 'ok 1 - fine\n1..1\n' } }, coverage(100))
+  const passed = await summary(run, coverage(100))
   t.equal(passed.code, 0, passed.stderr)
   t.equal(passed.stdout, `
 tests: 4 passed, 0 failed, 1 skipped
-files     6 assertions, 1 todo in 2 test files
+files     6 assertions, 1 todo in 2 test files, 61.2 s; the full TAP is in .tap/test.tap
 coverage  100% statements (40/40), 100% branches (40/40), 100% functions (40/40), 100% lines (40/40)
-types     3 tsd test files passed; attw checks the packed tarball in test/pack.test.ts
 `)
 
   // A failure, and an assertion after its YAML diagnostics.
-  const failing = 'not ok 1 - broken\n  ---\n  found: 1\n  wanted: 2\n  ...\nok 2 - after\n1..2\n'
-  const failed = await summary({ 'c.test.ts.tap': failing }, coverage(50))
+  const failing = '# Subtest: test/c.test.ts\n    not ok 1 - broken\n      ---\n      found: 1\n      wanted: 2\n      ...\n    ok 2 - after\n    1..2\nnot ok 1 - test/c.test.ts\n'
+  const failed = await summary(failing, coverage(100))
   t.equal(failed.code, 1, 'a failed assertion')
-  t.match(failed.stdout, /^tests: 1 passed, 1 failed\nfiles {5}2 assertions in 1 test file\ncoverage {2}50% statements \(20\/40\)/m)
+  t.match(failed.stdout, /^tests: 1 passed, 1 failed\nfiles {5}2 assertions in 1 test file; the full TAP/m)
 
-  const none = await summary({}, coverage(100))
+  const short = await summary(run, coverage(50))
+  t.equal(short.code, 1, 'coverage short of 100%')
+  t.match(short.stdout, /^coverage {2}50% statements \(20\/40\), .*; below the 100% gate$/m)
+
+  const none = await summary(undefined, coverage(100))
   t.equal(none.code, 1, 'no results')
-  t.match(none.stderr, /^test summary: no test results in \.tap\/test-results; run `npm run test:unit` first/)
+  t.match(none.stderr, /^test summary: no test results in \.tap\/test\.tap; run `npm run test:unit` first/)
+  const empty = await summary('TAP version 14\n', coverage(100))
+  t.equal(empty.code, 1, 'a run that ran no test file')
+  t.match(empty.stderr, /^test summary: no test results in \.tap\/test\.tap/)
 
-  const uncovered = await summary({ 'a.test.ts.tap': 'ok 1 - fine\n1..1\n' })
+  const uncovered = await summary(run)
   t.equal(uncovered.code, 1, 'no coverage report')
   t.match(uncovered.stderr, /^test summary: no coverage report in \.tap\/report\/coverage-summary\.json; run `npm run test:unit` first/)
 })
