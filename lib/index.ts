@@ -10,7 +10,7 @@ import * as requiresHook from './routes/requires'
 import * as scopes from './model/scopes'
 import * as types from './model/types'
 import * as users from './model/users'
-// Watches the apps created from now on: see lib/watch.ts.
+// Watches the apps created from now on: see lib/routes/watch.ts.
 import './routes/watch'
 
 declare module 'fastify' {

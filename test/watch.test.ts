@@ -1,5 +1,5 @@
 // Guards without the plugin fail at startup: the package watches each app created after it is
-// imported (lib/watch.ts), and an app with a guarded route that no registration covers fails
+// imported (lib/routes/watch.ts), and an app with a guarded route that no registration covers fails
 // at ready() and listen(), naming the route.
 import t from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -73,6 +73,25 @@ t.test('a registration in the route\'s scope or a parent one covers it, declared
   app.get('/open', async () => 'open')
   const { http } = await listen(app, t)
   for (const path of ['/root', '/child', '/grandchild', '/open']) t.equal((await get(http, path)).body, path.slice(1), path)
+})
+
+t.test('a route declared before the plugin with requires() in preParsing fails ready()', async (t) => {
+  const app = Fastify()
+  // Never prepared, it would run as a preParsing hook, which gets the body where a guard expects done.
+  app.post('/early', { preParsing: requires('admin') }, async () => 'early')
+  await app.register(authentication, { backend })
+  app.post('/late', { preParsing: requires('admin') }, async () => 'late')
+  await t.rejects(app.ready(), { message: /POST \/early has requires\(\) in preParsing but was declared before fastify-authentication was registered/ })
+})
+
+t.test('declared after the plugin, requires() in preParsing guards as any other', async (t) => {
+  const app = Fastify()
+  await app.register(authentication, { backend })
+  app.post('/late', { preParsing: requires('admin') }, async () => 'late')
+  app.post('/denied', { preParsing: requires('other') }, async () => 'denied')
+  const { http } = await listen(app, t)
+  t.equal((await fetch(http + '/late', { method: 'POST', body: 'x' })).status, 200)
+  t.equal((await fetch(http + '/denied', { method: 'POST', body: 'x' })).status, 403)
 })
 
 t.test('an app that never uses the plugin is left alone', async (t) => {

@@ -2,6 +2,7 @@ import { subscribe } from 'node:diagnostics_channel'
 import type { FastifyContextConfig, FastifyInstance, RouteOptions } from 'fastify'
 import { isCovered } from '../registration'
 import { guardOf, type Guard } from './guard'
+import { preparedPlan } from './plan'
 
 // What the plugin must see of a whole app: its routes, for the startup check that a registration
 // covers each guarded one, and the requires() hooks its scopes add with addHook, which Fastify
@@ -52,7 +53,10 @@ function watch (app: FastifyInstance): void {
   })
   // At ready, every hook and registration is in: a hook added after a route still applies to it.
   app.addHook('onReady', async () => {
-    for (const route of routes.splice(0)) refuseUncovered(route)
+    for (const route of routes.splice(0)) {
+      refuseUncovered(route)
+      refuseUnpreparedPreParsing(route)
+    }
   })
 }
 
@@ -60,6 +64,16 @@ function refuseUncovered (route: WatchedRoute): void {
   const guarded = routeGuardedBy(route) ?? ((scopeGuardsOf(route) as Guard[]).length > 0 ? 'requires() added with addHook in its scope' : undefined)
   if (guarded === undefined || isCovered(route[kScope] as FastifyInstance)) return
   throw new Error(`fastify-authentication: ${route.method} ${route.url} has ${guarded}, but fastify-authentication does not cover it: register it with \`await app.register(authentication, { backend })\` in this scope or a parent scope (not a sibling one)`)
+}
+
+/**
+ * A route declared before the plugin was registered is never prepared, so its own requires()
+ * hooks run as the hooks they are; in `preParsing` a hook gets the body where a guard expects
+ * `done`, and could not answer as a guard.
+ */
+function refuseUnpreparedPreParsing (route: WatchedRoute): void {
+  if (preparedPlan(route) !== undefined || ![route.preParsing].flat().some((hook) => guardOf(hook) !== undefined)) return
+  throw new TypeError(`fastify-authentication: ${route.method} ${route.url} has requires() in preParsing but was declared before fastify-authentication was registered; declare it after the registration, or put requires() in preHandler (or onRequest), or use config.requires`)
 }
 
 /** What guards a route itself: `'config.requires'`, or `'requires() in <hook>'`; `undefined` for neither. */
