@@ -124,8 +124,8 @@ t.test('static tokens are looked up by their SHA-256 digest, never compared as s
   const { bearer: spied } = t.mockRequire<typeof import('../lib/backends/bearer')>('../lib/backends/bearer', {
     'node:crypto': { ...crypto, hash: (algorithm: string, data: string) => { digested.push(`${algorithm}:${data}`); return crypto.hash(algorithm, data) } },
     // The app's own AuthCredentials and AuthenticationError, not fresh copies.
-    '../lib/credentials': credentials,
-    '../lib/errors': errors
+    '../lib/model/credentials': credentials,
+    '../lib/model/errors': errors
   })
   const send = await serve(t, spied({ tokens: { [ALICE]: alice } }))
   t.same(digested, [`sha256:${ALICE}`], 'the stored tokens are digested at startup')
