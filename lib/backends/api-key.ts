@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { AuthenticationBackend, BackendAnswer } from './contract'
 import { AuthenticationError } from '../model/errors'
-import { admitted, checkOptionNames } from './recognised'
+import { admitted, checkOptionNames } from './shared'
 
 /** Who `key` belongs to: `{ auth, user }`, or `null`/`undefined` for an unknown key, sync or async. */
 export type VerifyKey = (key: string, request: FastifyRequest) => BackendAnswer | PromiseLike<BackendAnswer>

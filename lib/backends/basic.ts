@@ -2,8 +2,7 @@ import { hash, timingSafeEqual } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import type { AuthenticationBackend, BackendAnswer } from './contract'
 import { AuthenticationError, isHeaderValue } from '../model/errors'
-import { credentialsOf, formatChallenge } from './authorization'
-import { admitted, checkOptionNames } from './recognised'
+import { admitted, checkOptionNames, credentialsOf, formatChallenge } from './shared'
 
 export interface BasicOptions {
   /**

@@ -3,8 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import { checkResult, type AuthenticationBackend, type AuthenticationResult, type BackendAnswer } from './contract'
 import { AuthenticationError, isHeaderValue } from '../model/errors'
 import type { Scope } from '../model/types'
-import { credentialsOf, formatChallenge } from './authorization'
-import { admitted, checkOptionNames, recognised } from './recognised'
+import { admitted, checkOptionNames, credentialsOf, formatChallenge, recognised } from './shared'
 
 /** Who holds `token`: `{ auth, user }`, or `null`/`undefined` for a token it does not know. Sync or async. */
 export type BearerVerify = (token: string, request: FastifyRequest) => BackendAnswer | PromiseLike<BackendAnswer>

@@ -7,7 +7,7 @@ import { AuthenticationError } from '../model/errors'
 import type { AuthenticatedUser, Scope } from '../model/types'
 import { BaseUser } from '../model/users'
 import { bearer, type BearerVerify } from './bearer'
-import { checkOptionNames, recognised } from './recognised'
+import { checkOptionNames, recognised } from './shared'
 
 type Jose = typeof import('jose', { with: { 'resolution-mode': 'import' } })
 

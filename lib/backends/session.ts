@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { checkResult, isThenable, type AuthenticationBackend, type AuthenticationResult, type BackendAnswer } from './contract'
 import { isHeaderValue } from '../model/errors'
 import { safeNext } from '../request/redirect'
-import { checkOptionNames, recognised } from './recognised'
+import { checkOptionNames, recognised } from './shared'
 
 /** Who the login data stored by `login` belongs to: `{ auth, user }`, or `null`/`undefined` for nobody (anonymous). Sync or async. */
 export type LoadSession<Data> = (data: Data, request: FastifyRequest) => BackendAnswer | PromiseLike<BackendAnswer>
@@ -138,10 +138,10 @@ export function session<Data = unknown> (options: SessionOptions<Data>): Session
 
 /** `load`'s answer, sync or async: checked against the contract; `null` is anonymous, a caller is `recognised`. */
 function loaded (answer: BackendAnswer | PromiseLike<BackendAnswer>): AuthenticationResult | null | PromiseLike<AuthenticationResult | null> {
-  return isThenable(answer) ? answer.then(known) : known(answer)
+  return isThenable(answer) ? answer.then(callerOrAnonymous) : callerOrAnonymous(answer)
 }
 
-function known (answer: BackendAnswer): AuthenticationResult | null {
+function callerOrAnonymous (answer: BackendAnswer): AuthenticationResult | null {
   const result = checkResult(answer)
   return result === null ? null : recognised(result)
 }
