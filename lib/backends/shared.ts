@@ -1,10 +1,10 @@
-// The rules the ready-made backends share, each written once: the option names, the
-// `Authorization` header they read and the challenges they send (RFC 9110 §11), and what they
-// make of the app's answer (checked, then granted `authenticated`).
+// The rules the ready-made backends share, each written once: the option names, the realm they
+// accept, the `Authorization` header they read and the challenges they send (RFC 9110 §11), and
+// what they make of the app's answer (checked, then granted `authenticated`).
 import type { FastifyRequest } from 'fastify'
 import { checkResult, isThenable, type AuthenticationResult, type BackendAnswer } from './contract'
 import { AuthCredentials, holds } from '../model/credentials'
-import type { AuthenticationError } from '../model/errors'
+import { isHeaderValue, type AuthenticationError } from '../model/errors'
 import type { Scope } from '../model/types'
 
 // Credentials reused across requests (static tokens, cached tokens) gain the scope once.
@@ -25,6 +25,15 @@ export function checkOptionNames (options: unknown, names: readonly string[], mo
       throw new TypeError(`${module}: unknown option${echo ? ` "${name}"` : ' (not named here: it could be a credential)'}; ${known}`)
     }
   }
+}
+
+/**
+ * The `realm` option, checked: challenges quote it, so it must be what a header may carry, with
+ * no leading space for a client to trim. `undefined` stays `undefined`.
+ */
+export function checkRealm (realm: unknown, module: string): string | undefined {
+  if (realm === undefined || isHeaderValue(realm)) return realm
+  throw new TypeError(`${module}: the realm option must be a non-empty string of printable ASCII`)
 }
 
 /**
