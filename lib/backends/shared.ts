@@ -1,11 +1,14 @@
-// The rules the ready-made backends share, each written once: the option names, the realm they
-// accept, the `Authorization` header they read and the challenges they send (RFC 9110 §11), and
-// what they make of the app's answer (checked, then granted `authenticated`).
+// The rules the ready-made backends share, each written once: the option names, the realm and
+// token syntax they accept, the `Authorization` header they read and the challenges they send
+// (RFC 9110 §11), and what they make of the app's answer (checked, then granted `authenticated`).
 import type { FastifyRequest } from 'fastify'
 import { checkResult, isThenable, type AuthenticationResult, type BackendAnswer } from './contract'
 import { AuthCredentials, holds } from '../model/credentials'
 import { isHeaderValue, type AuthenticationError } from '../model/errors'
 import type { Scope } from '../model/types'
+
+// RFC 9110 §5.6.2: token = 1*tchar. A header field name (§5.1) and a cookie name (RFC 6265 §4.1.1) are tokens.
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
 // Credentials reused across requests (static tokens, cached tokens) gain the scope once.
 const withAuthenticated = new WeakMap<AuthCredentials, AuthCredentials>()
@@ -34,6 +37,11 @@ export function checkOptionNames (options: unknown, names: readonly string[], mo
 export function checkRealm (realm: unknown, module: string): string | undefined {
   if (realm === undefined || isHeaderValue(realm)) return realm
   throw new TypeError(`${module}: the realm option must be a non-empty string of printable ASCII`)
+}
+
+/** Whether `value` is a token (RFC 9110 §5.6.2): a header field name, or a cookie name. */
+export function isToken (value: unknown): value is string {
+  return typeof value === 'string' && TOKEN.test(value)
 }
 
 /**
