@@ -51,7 +51,7 @@ t.test('options are checked when bearer() is called, naming the option', async (
     [{ tokens: { [ALICE]: null } }, /every value of the tokens option must be \{ auth: AuthCredentials, user: BaseUser \}/],
     [{ tokens: { [ALICE]: { auth: ['read'], user: alice.user } } }, /every value of the tokens option must be/],
     [{ tokens: { [ALICE]: { auth: alice.auth } } }, /every value of the tokens option must be/],
-    [{ verify, realm: '' }, /^fastify-authentication: the realm option must be a non-empty string of printable ASCII$/],
+    [{ verify, realm: '' }, /^fastify-authentication\/bearer: the realm option must be a non-empty string of printable ASCII$/],
     [{ verify, realm: 'caf\u00e9' }, /the realm option/],
     [{ verify, realm: 42 }, /the realm option/]
   ]

@@ -7,7 +7,7 @@ import t, { type Test } from 'tap'
 import Fastify, { type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import websocket from '@fastify/websocket'
 import WebSocket from 'ws'
-import authentication, { AuthCredentials, SimpleUser, type AuthenticationBackend } from '../lib/index'
+import authentication, { AuthCredentials, AuthenticationError, SimpleUser, type AuthenticationBackend } from '../lib/index'
 import { bearer } from '../lib/backends/bearer'
 import { JwtUser, jwt, type JwtAlgorithm, type JwtClaims, type JwtOptions } from '../lib/backends/jwt'
 import { listen, logLines } from './helpers'
@@ -119,7 +119,7 @@ t.test('options are checked when jwt() is called, naming the option', async (t) 
     [{ jwks: 'file:///etc/jwks.json', ...ISSUED_OPTIONS, algorithms: ['RS256'] }, /the jwks option must be/],
     [{ jwks: 'https://issuer.example/jwks.json', ...ISSUED_OPTIONS, algorithms: ['RS256', 'HS256'] }, /the algorithms option lists HS256, but a JSON Web Key Set holds public keys; an HMAC secret goes in the secret option/],
     [{ jwks: 'https://user:password@issuer.example/jwks.json', ...ISSUED_OPTIONS, algorithms: ['RS256'] }, /the jwks option must not carry a user name or password: fetch refuses them/],
-    [{ secret: SECRET, algorithms, realm: '' }, /the realm option must be a non-empty string of printable ASCII/]
+    [{ secret: SECRET, algorithms, realm: '' }, /^fastify-authentication\/jwt: the realm option must be a non-empty string of printable ASCII/]
   ]
   for (const [options, message] of bad) t.throws(() => jwt(options as JwtOptions), message)
   for (const jwks of ['https://issuer.example/jwks.json', 'http://localhost:8080/jwks.json', 'http://127.0.0.1/jwks', 'http://[::1]:3000/jwks']) {
@@ -610,6 +610,36 @@ t.test('JWKS: a key set that cannot be fetched or read is a 503, never a 401', a
     t.equal(response.status, 503)
     t.equal(await response.text(), 'Bearer tokens cannot be verified right now')
   })
+})
+
+t.test('JWKS: the 503 is built once per Retry-After value: requests during an outage capture no stack trace', async (t) => {
+  const key = await keyPair('ES256', 'k')
+  const { served, url } = await keySetServer(t, [key.jwk])
+  served.status = 500
+  const backend = jwt({ jwks: url, ...ISSUED_OPTIONS, algorithms: ['ES256'] })
+  const refusals: unknown[] = []
+  // The app's own wrapper, to see what the backend throws.
+  const send = await serve(t, {
+    ...backend,
+    authenticate: async (request) => {
+      try {
+        return await backend.authenticate(request)
+      } catch (error) {
+        refusals.push(error)
+        throw error
+      }
+    }
+  })
+  const token = await sign({ ...ISSUED, sub: 'u' }, { alg: 'ES256', key: key.privateKey, header: { kid: 'k' } })
+  const clock = stoppedClock(t)
+  for (let i = 0; i < 3; i++) t.equal((await send(`Bearer ${token}`)).headers.get('retry-after'), '1')
+  clock.advance(1000)
+  t.equal((await send(`Bearer ${token}`)).headers.get('retry-after'), '2', 'the second attempt failed: the next waits 2 s')
+  t.equal(refusals.length, 4)
+  t.ok(refusals[0] instanceof AuthenticationError)
+  t.equal(refusals[1], refusals[0], 'the same error for the same Retry-After')
+  t.equal(refusals[2], refusals[0])
+  t.not(refusals[3], refusals[0], 'another for another Retry-After')
 })
 
 /** Date.now stopped now, moved only by `advance`. jose times its key set by it, the backoff too; jose checks exp with new Date(). */

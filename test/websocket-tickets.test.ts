@@ -435,6 +435,38 @@ t.test('the ticket appears in no log line and no error message', async (t) => {
   ], 'each refusal says why, and none says what the ticket was')
 })
 
+t.test('refusals are built once: every refusal of one kind is the same error, so a refused request captures no stack trace', async (t) => {
+  const tickets = webSocketTickets({ ttl: 50 })
+  const thrown = async (attempt: () => unknown): Promise<unknown> => {
+    try {
+      await attempt()
+    } catch (error) {
+      return error
+    }
+    throw new Error('not refused')
+  }
+  const twice = async (name: string, attempt: () => unknown): Promise<void> => {
+    const first = await thrown(attempt)
+    t.type(first, AuthenticationError, name)
+    t.equal(await thrown(attempt), first, `${name}: the same error each time`)
+  }
+  const unknown = 'A'.repeat(43)
+  await twice('malformed', () => tickets.authenticate(handshakeRequest('ticket.x')))
+  await twice('several', () => tickets.authenticate(handshakeRequest(`ticket.${unknown}, ticket.${unknown}`)))
+  await twice('unknown', () => tickets.authenticate(handshakeRequest(`ticket.${unknown}`)))
+  await twice('another Origin', async () => tickets.authenticate(handshakeRequest(`ticket.${await tickets.issue(issuingRequest(undefined, undefined, SITE))}`, EVIL)))
+  await twice('expired', async () => {
+    const ticket = await tickets.issue(issuingRequest())
+    await sleep(60)
+    return tickets.authenticate(handshakeRequest(`ticket.${ticket}`))
+  })
+  await twice('issue(): anonymous', () => tickets.issue(issuingRequest(new AuthCredentials(), null)))
+  await twice('issue(): expired credentials', () => tickets.issue(issuingRequest(new AuthCredentials(['authenticated'], { expiresAt: Date.now() - 1 }))))
+  const full = webSocketTickets({ store: new MemoryTicketStore({ maxEntries: 1 }) })
+  await full.issue(issuingRequest(undefined, new SimpleUser('bob')))
+  await twice('issue(): no room', () => full.issue(issuingRequest()))
+})
+
 t.test('the store: holds digests of tickets, gets the ttl, and may be async', async (t) => {
   const held = new Map<string, { value: string, ttlMs: number }>()
   const store: TicketStore = {

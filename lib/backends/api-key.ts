@@ -1,7 +1,9 @@
+// API keys: reads a key from a request header or a cookie (RFC 9110 §5, RFC 6265 §5.4), and asks
+// `verify` who it belongs to. No RFC names a scheme for them: the challenge is FastAPI's.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { AuthenticationBackend, BackendAnswer } from './contract'
 import { AuthenticationError } from '../model/errors'
-import { admitted, checkOptionNames } from './recognised'
+import { admitted, checkOptionNames, isToken } from './shared'
 
 /** Who `key` belongs to: `{ auth, user }`, or `null`/`undefined` for an unknown key, sync or async. */
 export type VerifyKey = (key: string, request: FastifyRequest) => BackendAnswer | PromiseLike<BackendAnswer>
@@ -17,8 +19,6 @@ const challenge = 'APIKey'
 // Built once, thrown as often as needed (see admitted()).
 const invalid = new AuthenticationError('Invalid API key', { statusCode: 401, challenge })
 const repeated = new AuthenticationError('The API key header was sent more than once', { statusCode: 400 })
-// A header field name (RFC 9110 §5.1) and a cookie name (RFC 6265 §4.1.1) are both tokens.
-const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
 /**
  * An API key in a header or a cookie. No key: anonymous. An unknown key: 401 with
@@ -32,12 +32,12 @@ export function apiKey (options: ApiKeyOptions): AuthenticationBackend {
   const keyOf = name !== undefined ? headerReader(name) : cookieReader(cookie as string)
 
   return {
+    credential: name !== undefined ? `header:${name}` : `cookie:${cookie}`,
     challenge,
     securityScheme: {
       name: 'apiKey',
       definition: header !== undefined ? { type: 'apiKey', in: 'header', name: header } : { type: 'apiKey', in: 'cookie', name: cookie }
     },
-    credential: name !== undefined ? `header:${name}` : `cookie:${cookie}`,
     authenticate (request) {
       const key = keyOf(request)
       // An empty key is no key, as in FastAPI: nothing to verify.
@@ -83,7 +83,14 @@ function cookieReader (name: string): KeyReader {
   }
 }
 
-function checkOptions (options: ApiKeyOptions): ApiKeyOptions {
+/** The options, checked: exactly one of `header` and `cookie`, each a name as given. */
+interface Settings {
+  verify: VerifyKey
+  header: string | undefined
+  cookie: string | undefined
+}
+
+function checkOptions (options: ApiKeyOptions): Settings {
   // Fastify logs every request's URL at info level before any hook runs, and so do proxies: a key
   // there leaks, whatever this backend does.
   if (typeof options === 'object' && options !== null && 'query' in options) {
@@ -103,9 +110,5 @@ function checkOptions (options: ApiKeyOptions): ApiKeyOptions {
   if (typeof verify !== 'function') {
     throw new TypeError(`${MODULE}: the verify option must be a function (key, request)`)
   }
-  return options
-}
-
-function isToken (name: unknown): boolean {
-  return typeof name === 'string' && token.test(name)
+  return { verify, header, cookie }
 }

@@ -1,9 +1,10 @@
+// HTTP Basic authentication (RFC 7617): reads `Authorization: Basic <base64 user-id:password>`,
+// and asks `verify` who the pair belongs to.
 import { hash, timingSafeEqual } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import type { AuthenticationBackend, BackendAnswer } from './contract'
-import { AuthenticationError, isHeaderValue } from '../model/errors'
-import { credentialsOf, formatChallenge } from './authorization'
-import { admitted, checkOptionNames } from './recognised'
+import { AuthenticationError } from '../model/errors'
+import { admitted, checkOptionNames, checkRealm, credentialsOf, formatChallenge } from './shared'
 
 export interface BasicOptions {
   /**
@@ -15,6 +16,7 @@ export interface BasicOptions {
   realm?: string
 }
 
+const MODULE = 'fastify-authentication/basic'
 // Decodes every byte or throws: RFC 7617 §2.1 names UTF-8, and a stray byte means malformed, not U+FFFD.
 // A leading BOM stays part of the user-id, as any other character would.
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
@@ -28,16 +30,16 @@ const control = /\p{Cc}/u
  * Every caller `verify` recognises is granted `authenticated` too.
  */
 export function basic (options: BasicOptions): AuthenticationBackend {
-  const { verify, realm = 'api' } = checkOptions(options)
+  const { verify, realm } = checkOptions(options)
   const challenge = formatChallenge('Basic', { realm, charset: 'UTF-8' })
   // Built once, thrown as often as needed (see admitted()).
   const malformed = new AuthenticationError('Malformed Basic credentials', { statusCode: 401, challenge })
   const unknown = new AuthenticationError('Invalid username or password', { statusCode: 401, challenge })
 
   return {
+    credential: 'authorization:basic',
     challenge,
     securityScheme: { name: 'basic', definition: { type: 'http', scheme: 'basic' } },
-    credential: 'authorization:basic',
     authenticate (request) {
       const credentials = credentialsOf(request, 'basic')
       if (credentials === undefined) return null
@@ -48,16 +50,15 @@ export function basic (options: BasicOptions): AuthenticationBackend {
   }
 }
 
-function checkOptions (options: BasicOptions): BasicOptions {
-  checkOptionNames(options, ['verify', 'realm'], 'fastify-authentication/basic', '{ verify, realm }')
-  if (typeof options.verify !== 'function') {
-    throw new TypeError('fastify-authentication/basic: the verify option must be a function (username, password, request)')
-  }
-  // The challenge quotes it: what a header may carry, with no leading space for a browser to trim.
-  if (options.realm !== undefined && !isHeaderValue(options.realm)) {
-    throw new TypeError('fastify-authentication/basic: the realm option must be a non-empty string of printable ASCII')
-  }
-  return options
+/**
+ * Whether two strings are equal, in a time that tells nothing about where they differ or how long
+ * either is: compares fixed-size SHA-256 digests with `timingSafeEqual`. For `verify`:
+ * `safeEqual(password, user.password)`.
+ */
+export function safeEqual (a: string, b: string): boolean {
+  // Hashed as UTF-16 code units: a string's UTF-8 encoding turns every lone surrogate into U+FFFD,
+  // which would make '\uD800' equal '\uDC00'.
+  return timingSafeEqual(digest(a), digest(b))
 }
 
 /** The user-id and password that `credentials` encode, or `undefined` if they do not follow RFC 7617 §2. */
@@ -78,17 +79,21 @@ function decode (credentials: string): { username: string, password: string } | 
   return { username: userPass.slice(0, colon), password: userPass.slice(colon + 1) }
 }
 
-/**
- * Whether two strings are equal, in a time that tells nothing about where they differ or how long
- * either is: compares fixed-size SHA-256 digests with `timingSafeEqual`. For `verify`:
- * `safeEqual(password, user.password)`.
- */
-export function safeEqual (a: string, b: string): boolean {
-  // Hashed as UTF-16 code units: a string's UTF-8 encoding turns every lone surrogate into U+FFFD,
-  // which would make '\uD800' equal '\uDC00'.
-  return timingSafeEqual(digest(a), digest(b))
-}
-
 function digest (text: string): Buffer {
   return hash('sha256', Buffer.from(text, 'utf16le'), 'buffer')
+}
+
+/** The options, checked, with the default realm. */
+interface Settings {
+  verify: BasicOptions['verify']
+  realm: string
+}
+
+function checkOptions (options: BasicOptions): Settings {
+  checkOptionNames(options, ['verify', 'realm'], MODULE, '{ verify, realm }')
+  const { verify, realm } = options
+  if (typeof verify !== 'function') {
+    throw new TypeError(`${MODULE}: the verify option must be a function (username, password, request)`)
+  }
+  return { verify, realm: checkRealm(realm, MODULE) ?? 'api' }
 }

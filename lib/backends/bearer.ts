@@ -1,10 +1,11 @@
+// Bearer tokens (RFC 6750): reads `Authorization: Bearer <token>`, and asks `verify`, or looks the
+// token up among static `tokens`, for who holds it.
 import { hash } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import { checkResult, type AuthenticationBackend, type AuthenticationResult, type BackendAnswer } from './contract'
-import { AuthenticationError, isHeaderValue } from '../model/errors'
+import { AuthenticationError } from '../model/errors'
 import type { Scope } from '../model/types'
-import { credentialsOf, formatChallenge } from './authorization'
-import { admitted, checkOptionNames, recognised } from './recognised'
+import { admitted, checkOptionNames, checkRealm, credentialsOf, formatChallenge, recognised } from './shared'
 
 /** Who holds `token`: `{ auth, user }`, or `null`/`undefined` for a token it does not know. Sync or async. */
 export type BearerVerify = (token: string, request: FastifyRequest) => BackendAnswer | PromiseLike<BackendAnswer>
@@ -17,8 +18,10 @@ export type BearerOptions =
   | { verify: BearerVerify, tokens?: never, realm?: string }
   | { tokens: BearerTokens, verify?: never, realm?: string }
 
+const MODULE = 'fastify-authentication/bearer'
 // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
+// RFC 6750 §3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
 
 /**
@@ -28,27 +31,19 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
  * Every caller it recognises also gets the `authenticated` scope.
  */
 export function bearer (options: BearerOptions): AuthenticationBackend {
-  // An unknown name is not echoed: bearer({ [token]: … }) for bearer({ tokens: { [token]: … } }) would print a token.
-  checkOptionNames(options, ['verify', 'tokens', 'realm'], 'fastify-authentication/bearer', '{ verify } or { tokens }, with an optional realm', false)
-  const { verify, tokens, realm } = options as { verify?: unknown, tokens?: unknown, realm?: unknown }
-  if ((verify === undefined) === (tokens === undefined)) {
-    throw new TypeError('fastify-authentication/bearer: give exactly one of the verify and tokens options')
-  }
-  if (verify !== undefined && typeof verify !== 'function') {
-    throw new TypeError('fastify-authentication/bearer: the verify option must be a function (token, request)')
-  }
-  const challenges = challengesFor(realm)
+  const settings = checkOptions(options)
+  const challenges = challengesFor(settings.realm)
   // Built once, thrown as often as needed (see admitted()).
   const missing = new AuthenticationError('Missing bearer token', { statusCode: 400, challenge: challenges.invalidRequest })
   const malformed = new AuthenticationError('Malformed bearer token', { statusCode: 400, challenge: challenges.invalidRequest })
   const invalid = new AuthenticationError('Invalid bearer token', { statusCode: 401, challenge: challenges.invalidToken })
-  const lookup = tokens === undefined ? verifiedTokens(verify as BearerVerify, invalid) : staticTokens(tokens, invalid)
+  const lookup = 'verify' in settings ? verifiedTokens(settings.verify, invalid) : staticTokens(settings.byDigest, invalid)
 
   return {
+    credential: 'authorization:bearer',
     challenge: challenges.anonymous,
     insufficientScope: challenges.insufficientScope,
     securityScheme: { name: 'bearer', definition: { type: 'http', scheme: 'bearer' } },
-    credential: 'authorization:bearer',
     authenticate (request) {
       const token = credentialsOf(request, 'bearer')
       if (token === undefined) return null
@@ -66,20 +61,15 @@ interface Challenges {
 }
 
 /** RFC 6750 §3: every `WWW-Authenticate` value this backend sends, built once. */
-function challengesFor (realm: unknown): Challenges {
-  // The challenge quotes it: what a header may carry, with no leading space for a client to trim.
-  if (realm !== undefined && !isHeaderValue(realm)) {
-    throw new TypeError('fastify-authentication: the realm option must be a non-empty string of printable ASCII')
-  }
-  const where = realm as string | undefined
+function challengesFor (realm: string | undefined): Challenges {
   return {
-    anonymous: formatChallenge('Bearer', { realm: where }),
-    invalidRequest: formatChallenge('Bearer', { realm: where, error: 'invalid_request' }),
-    invalidToken: formatChallenge('Bearer', { realm: where, error: 'invalid_token' }),
-    // RFC 6750 §3: scope = scope-token *( SP scope-token ), scope-token = 1*( %x21 / %x23-5B / %x5D-7E ).
-    // A scope outside that syntax cannot be named there: the attribute is left out.
+    anonymous: formatChallenge('Bearer', { realm }),
+    invalidRequest: formatChallenge('Bearer', { realm, error: 'invalid_request' }),
+    invalidToken: formatChallenge('Bearer', { realm, error: 'invalid_token' }),
+    // RFC 6750 §3: scope = scope-token *( SP scope-token ). A scope outside that syntax cannot be
+    // named there: the attribute is left out.
     insufficientScope: (scopes) => formatChallenge('Bearer', {
-      realm: where, error: 'insufficient_scope', scope: scopes.every((scope) => SCOPE_TOKEN.test(scope)) ? scopes.join(' ') : undefined
+      realm, error: 'insufficient_scope', scope: scopes.every((scope) => SCOPE_TOKEN.test(scope)) ? scopes.join(' ') : undefined
     })
   }
 }
@@ -95,18 +85,7 @@ function verifiedTokens (verify: BearerVerify, invalid: AuthenticationError): Lo
  * Tokens keyed by their SHA-256 digest: the lookup compares digests, so its timing says nothing
  * about the length or any prefix of a stored token.
  */
-function staticTokens (tokens: unknown, invalid: AuthenticationError): Lookup {
-  const entries = tokens instanceof Map ? [...tokens] : isPlainObject(tokens) ? Object.entries(tokens) : undefined
-  if (entries === undefined || entries.length === 0) {
-    throw new TypeError('fastify-authentication/bearer: the tokens option must be a non-empty Map or object from token to { auth, user }')
-  }
-  const byDigest = new Map<string, AuthenticationResult>()
-  for (const [token, result] of entries) {
-    if (typeof token !== 'string' || !B64TOKEN.test(token)) {
-      throw new TypeError('fastify-authentication/bearer: every key of the tokens option must be a token of RFC 6750 b64token syntax (letters, digits, -._~+/ then any =)')
-    }
-    byDigest.set(hash('sha256', token), recognised(checkedEntry(result)))
-  }
+function staticTokens (byDigest: ReadonlyMap<string, AuthenticationResult>, invalid: AuthenticationError): Lookup {
   return (token) => {
     const result = byDigest.get(hash('sha256', token))
     if (result === undefined) throw invalid
@@ -114,8 +93,42 @@ function staticTokens (tokens: unknown, invalid: AuthenticationError): Lookup {
   }
 }
 
+/** The options, checked: `verify`, or the static tokens by their digest, each caller checked and `recognised`. */
+type Settings = { realm: string | undefined } & ({ verify: BearerVerify } | { byDigest: ReadonlyMap<string, AuthenticationResult> })
+
+function checkOptions (options: BearerOptions): Settings {
+  // An unknown name is not echoed: bearer({ [token]: … }) for bearer({ tokens: { [token]: … } }) would print a token.
+  checkOptionNames(options, ['verify', 'tokens', 'realm'], MODULE, '{ verify } or { tokens }, with an optional realm', false)
+  const { verify, tokens, realm } = options as { verify?: unknown, tokens?: unknown, realm?: unknown }
+  if ((verify === undefined) === (tokens === undefined)) {
+    throw new TypeError(`${MODULE}: give exactly one of the verify and tokens options`)
+  }
+  if (verify !== undefined && typeof verify !== 'function') {
+    throw new TypeError(`${MODULE}: the verify option must be a function (token, request)`)
+  }
+  const checkedRealm = checkRealm(realm, MODULE)
+  return verify !== undefined
+    ? { realm: checkedRealm, verify: verify as BearerVerify }
+    : { realm: checkedRealm, byDigest: tokensByDigest(tokens) }
+}
+
+function tokensByDigest (tokens: unknown): Map<string, AuthenticationResult> {
+  const entries = tokens instanceof Map ? [...tokens] : isPlainObject(tokens) ? Object.entries(tokens) : undefined
+  if (entries === undefined || entries.length === 0) {
+    throw new TypeError(`${MODULE}: the tokens option must be a non-empty Map or object from token to { auth, user }`)
+  }
+  const byDigest = new Map<string, AuthenticationResult>()
+  for (const [token, result] of entries) {
+    if (typeof token !== 'string' || !B64TOKEN.test(token)) {
+      throw new TypeError(`${MODULE}: every key of the tokens option must be a token of RFC 6750 b64token syntax (letters, digits, -._~+/ then any =)`)
+    }
+    byDigest.set(hash('sha256', token), recognised(checkedEntry(result)))
+  }
+  return byDigest
+}
+
 function checkedEntry (value: unknown): AuthenticationResult {
-  const problem = 'fastify-authentication/bearer: every value of the tokens option must be { auth: AuthCredentials, user: BaseUser }'
+  const problem = `${MODULE}: every value of the tokens option must be { auth: AuthCredentials, user: BaseUser }`
   let result: AuthenticationResult | null
   try {
     result = checkResult(value)

@@ -1,3 +1,6 @@
+// JSON Web Tokens (RFC 7519) as bearer tokens: reads `Authorization: Bearer <JWT>` (RFC 6750)
+// through bearer(), and verifies the token's signature (RFC 7515) and claims with jose, with a
+// secret, a public key, or a JSON Web Key Set fetched from a URL (RFC 7517).
 import { KeyObject, hash, webcrypto } from 'node:crypto'
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import type { JWSHeaderParameters, JWTVerifyOptions } from 'jose' with { 'resolution-mode': 'import' }
@@ -7,14 +10,9 @@ import { AuthenticationError } from '../model/errors'
 import type { AuthenticatedUser, Scope } from '../model/types'
 import { BaseUser } from '../model/users'
 import { bearer, type BearerVerify } from './bearer'
-import { checkOptionNames, recognised } from './recognised'
+import { checkOptionNames, checkRealm, recognised } from './shared'
 
 type Jose = typeof import('jose', { with: { 'resolution-mode': 'import' } })
-
-const ALGORITHM_NAMES = [
-  'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512',
-  'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'ML-DSA-44', 'ML-DSA-65', 'ML-DSA-87'
-] as const
 
 /** A verified token's payload (RFC 7519 §4.1), frozen. */
 export interface JwtClaims {
@@ -86,6 +84,11 @@ type JwtKeyOption =
 
 export type JwtOptions = JwtKeyOption & JwtCommonOptions & JwtUserOption
 
+const MODULE = 'fastify-authentication/jwt'
+const ALGORITHM_NAMES = [
+  'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512',
+  'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519', 'ML-DSA-44', 'ML-DSA-65', 'ML-DSA-87'
+] as const
 const OPTION_NAMES = ['secret', 'jwks', 'algorithms', 'issuer', 'audience', 'clockTolerance', 'requireExpiration', 'realm', 'scopes', 'user', 'isRevoked'] as const
 const ALGORITHMS = new Set<string>(ALGORITHM_NAMES)
 const HMAC = /^HS(\d+)$/
@@ -96,23 +99,12 @@ const CACHE_SIZE = 10_000
 // While the key set cannot be fetched, the next fetch waits 1 s, twice as long after each failure, 60 s at most.
 const FIRST_RETRY = 1000
 const LAST_RETRY = 60_000
+// The 503s while the key set cannot be fetched, by their Retry-After (see keySetUnavailable).
+const UNAVAILABLE = new Map<number | undefined, AuthenticationError>()
 // What each required option is, for the error that asks for it (RFC 8725 §3.8–3.9, RFC 9068 §4).
 const REQUIRED_WITH_JWKS = {
   issuer: 'the iss of the tokens to accept, like \'https://issuer.example\' (RFC 8725 §3.8, RFC 9068 §4); issuer: null accepts any issuer',
   audience: 'the aud this API answers to, like \'https://api.example\' (RFC 8725 §3.9, RFC 9068 §4); audience: null accepts any audience'
-}
-
-/** The key that verifies a token with this header: the secret, the public key, or one from the key set. */
-type KeyOf = (header: JWSHeaderParameters) => Awaitable<VerificationKey>
-type VerificationKey = webcrypto.CryptoKey | KeyObject
-
-interface Settings {
-  key: Uint8Array | KeyObject | URL
-  verifyOptions: JWTVerifyOptions
-  clockTolerance: number
-  scopes: (claims: JwtClaims) => Awaitable<readonly Scope[] | undefined>
-  user: JwtUserFactory
-  isRevoked: JwtCommonOptions['isRevoked']
 }
 
 /**
@@ -122,41 +114,47 @@ interface Settings {
  */
 export function jwt (options: JwtOptions): AuthenticationBackend {
   const settings = checkOptions(options)
-  const { algorithms } = options
+  // bearer() reads the header and builds every refusal; the token is verified once setup has loaded jose.
   let verifyToken: BearerVerify = notSetUp
+  const { credential, challenge, insufficientScope, authenticate } = bearer({ verify: (token, request) => verifyToken(token, request), realm: settings.realm })
+
   return {
-    ...bearer({ verify: (token, request) => verifyToken(token, request), realm: options.realm }),
+    credential,
+    challenge,
+    insufficientScope,
     securityScheme: { name: 'jwt', definition: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+    authenticate,
     async setup (fastify) {
       const jose = await loadJose()
-      const { key } = settings
+      const { key, algorithms } = settings
       if (key instanceof URL) {
         verifyToken = verifier(settings, jose, remoteKeySet(jose, key, fastify.log))
         return
       }
       await checkKeyFits(jose, key, algorithms)
-      const short = shortSecret(key, algorithms)
-      if (short !== undefined) fastify.log.warn(short)
-      if (options.audience === undefined) {
-        fastify.log.warn('fastify-authentication/jwt: no audience option, so a token signed with the secret is accepted whatever its aud (RFC 8725 §3.9); give the audience option, or audience: null to accept any')
-      }
+      for (const warning of settings.warnings) fastify.log.warn(warning)
       verifyToken = verifier(settings, jose, await staticKey(key, algorithms))
     }
   }
 }
 
 function notSetUp (): never {
-  throw new Error('fastify-authentication/jwt: the backend is not set up: pass it to the plugin, whose registration loads jose')
+  throw new Error(`${MODULE}: the backend is not set up: pass it to the plugin, whose registration loads jose`)
 }
 
 async function loadJose (): Promise<Jose> {
   try {
     return await import('jose')
   } catch (cause) {
-    throw new Error('fastify-authentication/jwt needs jose: npm install jose', { cause })
+    throw new Error(`${MODULE} needs jose: npm install jose`, { cause })
   }
 }
 
+/** The key that verifies a token with this header: the secret, the public key, or one from the key set. */
+type KeyOf = (header: JWSHeaderParameters) => Awaitable<VerificationKey>
+type VerificationKey = webcrypto.CryptoKey | KeyObject
+
+/** A verified token's caller, and the claims `isRevoked` is asked about. */
 interface Verified {
   result: AuthenticationResult
   claims: JwtClaims
@@ -178,7 +176,7 @@ async function checkKeyFits (jose: Jose, key: Uint8Array | KeyObject, algorithms
     const forged = `${jose.base64url.encode(JSON.stringify({ alg }))}.${jose.base64url.encode('{}')}.AA`
     const failure: unknown = await jose.jwtVerify(forged, key, { algorithms: [alg] }).catch((error: unknown) => error)
     if (!(failure instanceof jose.errors.JWSSignatureVerificationFailed)) {
-      throw new TypeError(`fastify-authentication/jwt: the secret option cannot verify ${alg} tokens (${(failure as Error).message})`, { cause: failure })
+      throw new TypeError(`${MODULE}: the secret option cannot verify ${alg} tokens (${(failure as Error).message})`, { cause: failure })
     }
   }
 }
@@ -263,12 +261,12 @@ function remoteKeySet (jose: Jose, url: URL, log: FastifyBaseLogger): KeyOf {
       if (response.status !== 200) throw new Error(`the server answered ${response.status}`)
       const keySet: unknown = await response.json()
       jose.createLocalJWKSet(keySet as Parameters<Jose['createLocalJWKSet']>[0])
-      if (failures > 0) log.info(`fastify-authentication/jwt: the JSON Web Key Set at ${url.href} is fetched again, after ${failures} failed attempts`)
+      if (failures > 0) log.info(`${MODULE}: the JSON Web Key Set at ${url.href} is fetched again, after ${failures} failed attempts`)
       failures = 0
       return Response.json(keySet)
     } catch (error) {
       if (failures === 0) {
-        log.error({ err: error }, `fastify-authentication/jwt: the JSON Web Key Set at ${url.href} cannot be fetched; tokens that need it get 503 until it can, and it is fetched again after 1 s, then less often (60 s at most)`)
+        log.error({ err: error }, `${MODULE}: the JSON Web Key Set at ${url.href} cannot be fetched; tokens that need it get 503 until it can, and it is fetched again after 1 s, then less often (60 s at most)`)
       }
       retryAt = Date.now() + Math.min(FIRST_RETRY * 2 ** failures, LAST_RETRY)
       failures++
@@ -283,10 +281,23 @@ function remoteKeySet (jose: Jose, url: URL, log: FastifyBaseLogger): KeyOf {
     } catch (error) {
       if (error instanceof jose.errors.JWKSNoMatchingKey || error instanceof jose.errors.JWKSMultipleMatchingKeys) throw error
       // RFC 9110 §10.2.3: Retry-After in seconds, here until the next fetch.
-      const retryAfter = failures > 0 ? Math.max(1, Math.ceil((retryAt - Date.now()) / 1000)) : undefined
-      throw new AuthenticationError('Bearer tokens cannot be verified right now', { statusCode: 503, retryAfter, cause: error })
+      throw keySetUnavailable(failures > 0 ? Math.max(1, Math.ceil((retryAt - Date.now()) / 1000)) : undefined)
     }
   }
+}
+
+/**
+ * The 503 for a key set that cannot be fetched or read, one per `Retry-After` value (none, or 1 to
+ * 60 s), built on first use and thrown as often as needed. It carries no cause: a failed fetch is
+ * logged once, when the outage begins.
+ */
+function keySetUnavailable (retryAfter: number | undefined): AuthenticationError {
+  let refusal = UNAVAILABLE.get(retryAfter)
+  if (refusal === undefined) {
+    refusal = new AuthenticationError('Bearer tokens cannot be verified right now', { statusCode: 503, retryAfter })
+    UNAVAILABLE.set(retryAfter, refusal)
+  }
+  return refusal
 }
 
 /** Who a verified token names, or `null` when its claims do not make a caller. */
@@ -309,7 +320,7 @@ function unlessRevoked (verified: Verified, request: FastifyRequest, isRevoked: 
 }
 
 function answer (verified: Verified, revoked: unknown): BackendAnswer {
-  if (typeof revoked !== 'boolean') throw new TypeError('fastify-authentication/jwt: isRevoked(claims, request) must return true or false')
+  if (typeof revoked !== 'boolean') throw new TypeError(`${MODULE}: isRevoked(claims, request) must return true or false`)
   return revoked ? null : verified.result
 }
 
@@ -344,32 +355,48 @@ function frozen<T> (value: T): T {
   return value
 }
 
+/** The options, checked: the key to verify with, what jose checks, and what makes a caller of the claims. */
+interface Settings {
+  key: Uint8Array | KeyObject | URL
+  algorithms: readonly string[]
+  verifyOptions: JWTVerifyOptions
+  clockTolerance: number
+  scopes: (claims: JwtClaims) => Awaitable<readonly Scope[] | undefined>
+  user: JwtUserFactory
+  isRevoked: JwtCommonOptions['isRevoked']
+  realm: string | undefined
+  /** What setup logs once jose has found the key fit: a short secret, a missing audience. */
+  warnings: readonly string[]
+}
+
 function checkOptions (options: JwtOptions): Settings {
-  checkOptionNames(options, OPTION_NAMES, 'fastify-authentication/jwt', '{ secret or jwks, algorithms }')
-  const { secret, jwks, algorithms, issuer, audience, clockTolerance = 0, requireExpiration = true, scopes, user, isRevoked }: Partial<Record<typeof OPTION_NAMES[number], unknown>> = options
+  checkOptionNames(options, OPTION_NAMES, MODULE, '{ secret or jwks, algorithms }')
+  const { secret, jwks, algorithms, issuer, audience, clockTolerance = 0, requireExpiration = true, scopes, user, isRevoked, realm }: Partial<Record<typeof OPTION_NAMES[number], unknown>> = options
   if ((secret === undefined) === (jwks === undefined)) {
-    throw new TypeError('fastify-authentication/jwt: give exactly one of the secret and jwks options')
+    throw new TypeError(`${MODULE}: give exactly one of the secret and jwks options`)
   }
   checkAlgorithms(algorithms)
   for (const [name, value] of Object.entries({ issuer, audience })) {
     if (value === undefined && jwks !== undefined) {
-      throw new TypeError(`fastify-authentication/jwt: with jwks, the ${name} option is required: ${REQUIRED_WITH_JWKS[name as keyof typeof REQUIRED_WITH_JWKS]}`)
+      throw new TypeError(`${MODULE}: with jwks, the ${name} option is required: ${REQUIRED_WITH_JWKS[name as keyof typeof REQUIRED_WITH_JWKS]}`)
     }
     if (value != null && !isNonEmptyString(value) && !(Array.isArray(value) && value.length > 0 && value.every(isNonEmptyString))) {
-      throw new TypeError(`fastify-authentication/jwt: the ${name} option must be a non-empty string, a non-empty array of them, or null`)
+      throw new TypeError(`${MODULE}: the ${name} option must be a non-empty string, a non-empty array of them, or null`)
     }
   }
   if (!(typeof clockTolerance === 'number' && clockTolerance >= 0 && Number.isFinite(clockTolerance))) {
-    throw new TypeError('fastify-authentication/jwt: the clockTolerance option must be a number of seconds, 0 or more')
+    throw new TypeError(`${MODULE}: the clockTolerance option must be a number of seconds, 0 or more`)
   }
   if (typeof requireExpiration !== 'boolean') {
-    throw new TypeError('fastify-authentication/jwt: the requireExpiration option must be true or false')
+    throw new TypeError(`${MODULE}: the requireExpiration option must be true or false`)
   }
   for (const [name, value] of Object.entries({ scopes, user, isRevoked })) {
-    if (value !== undefined && typeof value !== 'function') throw new TypeError(`fastify-authentication/jwt: the ${name} option must be a function`)
+    if (value !== undefined && typeof value !== 'function') throw new TypeError(`${MODULE}: the ${name} option must be a function`)
   }
+  const key = jwks === undefined ? secretKey(secret) : keySetUrl(jwks, algorithms)
   return {
-    key: jwks === undefined ? secretKey(secret) : keySetUrl(jwks, algorithms),
+    key,
+    algorithms,
     // RFC 9068 §2.2: exp is required in an access token, unless the app waives it.
     verifyOptions: {
       algorithms: [...algorithms], issuer: issuer ?? undefined, audience: audience ?? undefined, clockTolerance, requiredClaims: requireExpiration ? ['exp'] : []
@@ -377,17 +404,19 @@ function checkOptions (options: JwtOptions): Settings {
     clockTolerance,
     scopes: (scopes ?? scopesOfClaims) as Settings['scopes'],
     user: (user ?? defaultUser) as JwtUserFactory,
-    isRevoked: isRevoked as Settings['isRevoked']
+    isRevoked: isRevoked as Settings['isRevoked'],
+    realm: checkRealm(realm, MODULE),
+    warnings: key instanceof URL ? [] : secretWarnings(key, algorithms, audience)
   }
 }
 
 function checkAlgorithms (algorithms: unknown): asserts algorithms is readonly string[] {
   if (!Array.isArray(algorithms) || algorithms.length === 0) {
-    throw new TypeError('fastify-authentication/jwt: the algorithms option is required: the algorithms to accept, like [\'RS256\'] (RFC 8725 §3.1)')
+    throw new TypeError(`${MODULE}: the algorithms option is required: the algorithms to accept, like ['RS256'] (RFC 8725 §3.1)`)
   }
   for (let i = 0; i < algorithms.length; i++) {
     if (!ALGORITHMS.has(algorithms[i])) {
-      throw new TypeError(`fastify-authentication/jwt: algorithms[${i}] is not a JWS algorithm jose verifies (one of ${[...ALGORITHMS].join(', ')}; never none)`)
+      throw new TypeError(`${MODULE}: algorithms[${i}] is not a JWS algorithm jose verifies (one of ${[...ALGORITHMS].join(', ')}; never none)`)
     }
   }
 }
@@ -397,37 +426,41 @@ function secretKey (secret: unknown): Uint8Array | KeyObject {
   // Whether a key fits each algorithm (a private key fits none) is jose's to say: see checkKeyFits.
   if (secret instanceof KeyObject) return secret
   const bytes = typeof secret === 'string' ? new TextEncoder().encode(secret) : secret instanceof Uint8Array ? new Uint8Array(secret) : undefined
-  if (bytes === undefined) throw new TypeError('fastify-authentication/jwt: the secret option must be a string, a Uint8Array or a KeyObject')
+  if (bytes === undefined) throw new TypeError(`${MODULE}: the secret option must be a string, a Uint8Array or a KeyObject`)
   return bytes
 }
 
 /**
- * RFC 7518 §3.2: an HMAC key as long as the hash output, at least. A shorter one still verifies
- * (jose and the issuers that share it accept it), so it is a warning at startup, not a refusal.
+ * What a secret or public key may still be wrong about, said at startup:
+ * - RFC 7518 §3.2: an HMAC key as long as the hash output, at least. A shorter one still verifies
+ *   (jose and the issuers that share it accept it), so it is a warning, not a refusal.
+ * - RFC 8725 §3.9: with no audience, a token signed with the key is accepted whatever its aud.
  */
-function shortSecret (key: Uint8Array | KeyObject, algorithms: readonly string[]): string | undefined {
+function secretWarnings (key: Uint8Array | KeyObject, algorithms: readonly string[], audience: unknown): string[] {
+  const warnings: string[] = []
   const length = key instanceof KeyObject ? (key.type === 'secret' ? key.export().length : Infinity) : key.length
-  for (const algorithm of algorithms) {
-    const bits = HMAC.exec(algorithm)?.[1]
-    if (bits !== undefined && length * 8 < Number(bits)) {
-      return `fastify-authentication/jwt: the secret is shorter than the ${Number(bits) / 8} bytes RFC 7518 §3.2 requires for ${algorithm}; use a longer random secret`
-    }
+  const short = algorithms.find((algorithm) => length * 8 < Number(HMAC.exec(algorithm)?.[1] ?? 0))
+  if (short !== undefined) {
+    warnings.push(`${MODULE}: the secret is shorter than the ${Number(short.slice(2)) / 8} bytes RFC 7518 §3.2 requires for ${short}; use a longer random secret`)
   }
-  return undefined
+  if (audience === undefined) {
+    warnings.push(`${MODULE}: no audience option, so a token signed with the secret is accepted whatever its aud (RFC 8725 §3.9); give the audience option, or audience: null to accept any`)
+  }
+  return warnings
 }
 
 function keySetUrl (jwks: unknown, algorithms: readonly string[]): URL {
   const url = typeof jwks === 'string' && URL.canParse(jwks) ? new URL(jwks) : undefined
   if (url === undefined || !(url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname)))) {
-    throw new TypeError('fastify-authentication/jwt: the jwks option must be the https: URL of a JSON Web Key Set (http: only for localhost)')
+    throw new TypeError(`${MODULE}: the jwks option must be the https: URL of a JSON Web Key Set (http: only for localhost)`)
   }
   // fetch refuses them, and the URL is named in the log when the set cannot be fetched.
   if (url.username !== '' || url.password !== '') {
-    throw new TypeError('fastify-authentication/jwt: the jwks option must not carry a user name or password: fetch refuses them')
+    throw new TypeError(`${MODULE}: the jwks option must not carry a user name or password: fetch refuses them`)
   }
   const hmac = algorithms.find((algorithm) => HMAC.test(algorithm))
   if (hmac !== undefined) {
-    throw new TypeError(`fastify-authentication/jwt: the algorithms option lists ${hmac}, but a JSON Web Key Set holds public keys; an HMAC secret goes in the secret option`)
+    throw new TypeError(`${MODULE}: the algorithms option lists ${hmac}, but a JSON Web Key Set holds public keys; an HMAC secret goes in the secret option`)
   }
   return url
 }

@@ -1,8 +1,10 @@
+// Cookie sessions (RFC 6265): reads the login data `login(request, data)` stored in the session of
+// @fastify/secure-session or @fastify/session, and asks `load` who it stands for.
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { checkResult, isThenable, type AuthenticationBackend, type AuthenticationResult, type BackendAnswer } from './contract'
 import { isHeaderValue } from '../model/errors'
 import { safeNext } from '../request/redirect'
-import { checkOptionNames, recognised } from './recognised'
+import { checkOptionNames, isToken, recognised } from './shared'
 
 /** Who the login data stored by `login` belongs to: `{ auth, user }`, or `null`/`undefined` for nobody (anonymous). Sync or async. */
 export type LoadSession<Data> = (data: Data, request: FastifyRequest) => BackendAnswer | PromiseLike<BackendAnswer>
@@ -40,29 +42,10 @@ export interface SessionBackend<Data = unknown> extends AuthenticationBackend {
   }
 }
 
-/** What `@fastify/session` puts on `request.session`: an id in a server-side store. */
-interface StoredSession {
-  get (key: string): unknown
-  set (key: string, value: unknown): void
-  regenerate (): Promise<void>
-  destroy (): Promise<void>
-}
-
-/** What `@fastify/secure-session` puts on `request.session`: the data itself, in an encrypted cookie. */
-interface CookieSession {
-  get (key: string): unknown
-  set (key: string, value: unknown): void
-  data (): Record<string, unknown>
-  delete (): void
-  deleted: boolean
-}
-
 const MODULE = 'fastify-authentication/session'
 // The name each plugin gives its cookie unless told otherwise. @fastify/session first: when both are
 // registered (secure-session under another sessionName), request.session is @fastify/session's.
 const DEFAULT_COOKIES = [['@fastify/session', 'sessionId'], ['@fastify/secure-session', 'session']] as const
-// A cookie name is a token (RFC 6265 §4.1.1).
-const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 // Names @fastify/session's Session object keeps its own state and methods under: its set(key)
 // assigns this[key], so storing under one of them would break the session.
 const RESERVED = new Set([
@@ -87,6 +70,12 @@ export function session<Data = unknown> (options: SessionOptions<Data>): Session
   let found = 'session'
 
   return {
+    get credential () {
+      return `cookie:${cookieName ?? found}`
+    },
+    get securityScheme () {
+      return { name: 'session', definition: { type: 'apiKey', in: 'cookie', name: cookieName ?? found } } as const
+    },
     authenticate (request) {
       const current = (request as { session?: unknown }).session
       // The request decorator is there (setup checked), but no onRequest hook filled it before this one.
@@ -103,12 +92,6 @@ export function session<Data = unknown> (options: SessionOptions<Data>): Session
       // The decorator comes with the plugin, so it is missing if the plugin is, or if it is registered later.
       if (!fastify.hasRequestDecorator('session')) throw new Error(missingPlugin)
       found = DEFAULT_COOKIES.find(([plugin]) => fastify.hasPlugin(plugin))?.[1] ?? found
-    },
-    get securityScheme () {
-      return { name: 'session', definition: { type: 'apiKey', in: 'cookie', name: cookieName ?? found } } as const
-    },
-    get credential () {
-      return `cookie:${cookieName ?? found}`
     },
     async login (request, data) {
       const value = asJson(data)
@@ -136,14 +119,43 @@ export function session<Data = unknown> (options: SessionOptions<Data>): Session
   }
 }
 
-/** `load`'s answer, sync or async: checked against the contract; `null` is anonymous, a caller is `recognised`. */
-function loaded (answer: BackendAnswer | PromiseLike<BackendAnswer>): AuthenticationResult | null | PromiseLike<AuthenticationResult | null> {
-  return isThenable(answer) ? answer.then(known) : known(answer)
+/**
+ * A login page's `next` query value as a same-origin path to redirect to, or `fallback` when it
+ * is anything else: not a string, not a path (`https://evil.example`, `javascript:…`, `''`), or a
+ * path a browser would read as leaving the origin (`//evil.example`, `/\evil.example`,
+ * `/\t/evil.example`), or one that cannot go into a `Location` header. It accepts exactly the
+ * paths the plugin's redirects put in `next` (see `safeNext`): printable ASCII starting with one
+ * `/` that no slash, backslash or control character follows.
+ */
+export function nextPath (value: unknown, fallback = '/'): string {
+  return isHeaderValue(value) && safeNext(value) === value ? value : fallback
 }
 
-function known (answer: BackendAnswer): AuthenticationResult | null {
+/** `load`'s answer, sync or async: checked against the contract; `null` is anonymous, a caller is `recognised`. */
+function loaded (answer: BackendAnswer | PromiseLike<BackendAnswer>): AuthenticationResult | null | PromiseLike<AuthenticationResult | null> {
+  return isThenable(answer) ? answer.then(callerOrAnonymous) : callerOrAnonymous(answer)
+}
+
+function callerOrAnonymous (answer: BackendAnswer): AuthenticationResult | null {
   const result = checkResult(answer)
   return result === null ? null : recognised(result)
+}
+
+/** What `@fastify/session` puts on `request.session`: an id in a server-side store. */
+interface StoredSession {
+  get (key: string): unknown
+  set (key: string, value: unknown): void
+  regenerate (): Promise<void>
+  destroy (): Promise<void>
+}
+
+/** What `@fastify/secure-session` puts on `request.session`: the data itself, in an encrypted cookie. */
+interface CookieSession {
+  get (key: string): unknown
+  set (key: string, value: unknown): void
+  data (): Record<string, unknown>
+  delete (): void
+  deleted: boolean
 }
 
 /** The session on the request, of either plugin, or a TypeError that says why there is none. */
@@ -182,7 +194,14 @@ function asJson (data: unknown): unknown {
   return JSON.parse(text)
 }
 
-function checkOptions<Data> (options: SessionOptions<Data>): { load: LoadSession<Data>, key: string, cookieName: string | undefined } {
+/** The options, checked, with the default key. */
+interface Settings<Data> {
+  load: LoadSession<Data>
+  key: string
+  cookieName: string | undefined
+}
+
+function checkOptions<Data> (options: SessionOptions<Data>): Settings<Data> {
   checkOptionNames(options, ['load', 'key', 'cookieName'], MODULE, '{ load }')
   const { load, key = 'fastify-authentication', cookieName } = options
   if (typeof load !== 'function') {
@@ -191,20 +210,8 @@ function checkOptions<Data> (options: SessionOptions<Data>): { load: LoadSession
   if (typeof key !== 'string' || key === '' || RESERVED.has(key) || key in Object.prototype) {
     throw new TypeError(`${MODULE}: the key option must be a non-empty string that is not a name the session objects use themselves (like cookie, sessionId or __proto__)`)
   }
-  if (cookieName !== undefined && (typeof cookieName !== 'string' || !token.test(cookieName))) {
+  if (cookieName !== undefined && !isToken(cookieName)) {
     throw new TypeError(`${MODULE}: the cookieName option must be a cookie name, like 'sessionId'`)
   }
   return { load, key, cookieName }
-}
-
-/**
- * A login page's `next` query value as a same-origin path to redirect to, or `fallback` when it
- * is anything else: not a string, not a path (`https://evil.example`, `javascript:…`, `''`), or a
- * path a browser would read as leaving the origin (`//evil.example`, `/\evil.example`,
- * `/\t/evil.example`), or one that cannot go into a `Location` header. It accepts exactly the
- * paths the plugin's redirects put in `next` (see `safeNext`): printable ASCII starting with one
- * `/` that no slash, backslash or control character follows.
- */
-export function nextPath (value: unknown, fallback = '/'): string {
-  return isHeaderValue(value) && safeNext(value) === value ? value : fallback
 }

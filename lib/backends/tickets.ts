@@ -1,43 +1,20 @@
+// WebSocket tickets: reads a single-use ticket offered as the subprotocol `ticket.<ticket>` in a
+// handshake's `Sec-WebSocket-Protocol` (RFC 6455 §4.1), issued by `issue(request)` to the caller of
+// an authenticated HTTP request and redeemed once from a TicketStore. Served as
+// `fastify-authentication/websocket`.
 import { hash, randomBytes } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { FastifyRequest } from 'fastify'
 import { isThenable, type AuthenticationBackend, type AuthenticationResult } from './contract'
-import { checkOptionNames } from './recognised'
 import { AuthCredentials, areCredentials } from '../model/credentials'
 import { AuthenticationError } from '../model/errors'
 import type { Scope } from '../model/types'
 import { BaseUser } from '../model/users'
 import { isUpgrade } from '../websocket/handshake'
+import { checkOptionNames } from './shared'
+import { MemoryTicketStore, type TicketStore } from './ticket-store'
 
-const MODULE = 'fastify-authentication/websocket'
-const PREFIX = 'ticket.'
-// 256 bits in base64url, unpadded.
-const TICKET = /^[A-Za-z0-9_-]{43}$/
-const DEFAULT_TTL = 30_000
-// A user's tabs and reconnections within a ttl: 16 is plenty, and one identity can fill at most 16 places of a store.
-const DEFAULT_MAX_PER_IDENTITY = 16
-
-/** Whose ticket an entry is, and how many live tickets that identity may hold (the `maxPerIdentity` option). */
-export interface TicketOwner {
-  identity: string
-  maxPerIdentity: number
-}
-
-/**
- * Where tickets wait to be redeemed. `id` is the SHA-256 digest of the ticket (base64url), never
- * the ticket itself; `value` is an opaque string (JSON) to give back as it was. `take` must get and
- * delete in one step (Redis `GETDEL`), so that two servers can never redeem the same ticket. A
- * store may forget an entry after `ttlMs`; the backend checks the expiry itself anyway.
- *
- * Under pressure a store never forgets another identity's live ticket: it keeps at most
- * `owner.maxPerIdentity` tickets of `owner.identity`, forgetting that identity's oldest first (a
- * Redis store keeps a sorted set of each identity's tickets), and when it has no room left, `set`
- * returns (or resolves to) `false`, and `issue()` refuses with 503.
- */
-export interface TicketStore {
-  set (id: string, value: string, ttlMs: number, owner: TicketOwner): boolean | void | PromiseLike<unknown>
-  take (id: string): string | null | undefined | PromiseLike<string | null | undefined>
-}
+export { MemoryTicketStore, type MemoryTicketStoreOptions, type TicketOwner, type TicketStore } from './ticket-store'
 
 export interface WebSocketTicketsOptions {
   /** How long a ticket lives, in milliseconds: 30 000 unless given. Less if the credentials expire first. */
@@ -88,83 +65,27 @@ export class TicketUser extends BaseUser {
   get displayName (): string { return this.#displayName }
 }
 
-export interface MemoryTicketStoreOptions {
-  /** Tickets held at most (10 000 unless given); when that many are live, `issue()` refuses with 503. */
-  maxEntries?: number
-}
+const MODULE = 'fastify-authentication/websocket'
+const PREFIX = 'ticket.'
+// 256 bits in base64url, unpadded.
+const TICKET = /^[A-Za-z0-9_-]{43}$/
+const DEFAULT_TTL = 30_000
+// A user's tabs and reconnections within a ttl: 16 is plenty, and one identity can fill at most 16 places of a store.
+const DEFAULT_MAX_PER_IDENTITY = 16
+/** The requests a ticket admitted, of any `webSocketTickets` backend: a ticket never buys another. */
+const admittedByTicket = new WeakSet<FastifyRequest>()
 
-interface Entry { value: string, expiresAt: number, identity: string }
-
-/**
- * The default store: a `Map` in this process, bounded, with no timer. An entry is checked for
- * expiry when it is taken; expired entries at the old end are dropped whenever a ticket is stored,
- * and all of them when the store is full. Each identity's tickets are listed oldest first, for
- * its quota. A full store refuses (`set` returns `false`) rather than forget a live ticket.
- */
-export class MemoryTicketStore implements TicketStore {
-  readonly #entries = new Map<string, Entry>()
-  /** The ids of each identity's tickets, oldest first. */
-  readonly #owned = new Map<string, string[]>()
-  readonly #maxEntries: number
-
-  constructor (options: MemoryTicketStoreOptions = {}) {
-    checkOptionNames(options, ['maxEntries'], `${MODULE}: new MemoryTicketStore(options)`, '{ maxEntries: 10000 }')
-    const { maxEntries = 10_000 } = options
-    if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) {
-      throw new TypeError(`${MODULE}: new MemoryTicketStore(options): maxEntries must be a positive integer`)
-    }
-    this.#maxEntries = maxEntries
-  }
-
-  /** How many tickets are held, expired ones not dropped yet included. */
-  get size (): number {
-    return this.#entries.size
-  }
-
-  set (id: string, value: string, ttlMs: number, { identity, maxPerIdentity }: TicketOwner): boolean {
-    const now = Date.now()
-    const entries = this.#entries
-    // Oldest first: the expired ones at the old end; past the first live one only when full.
-    for (const [oldest, entry] of entries) {
-      if (entry.expiresAt <= now) this.#delete(oldest, entry)
-      else if (entries.size < this.#maxEntries) break
-    }
-    // The identity makes room among its own tickets: never at another's expense.
-    const owned = this.#owned.get(identity) ?? []
-    while (owned.length >= maxPerIdentity) this.#delete(owned[0], entries.get(owned[0]) as Entry)
-    if (entries.size >= this.#maxEntries) return false
-    entries.set(id, { value, expiresAt: now + ttlMs, identity })
-    owned.push(id)
-    this.#owned.set(identity, owned)
-    return true
-  }
-
-  take (id: string): string | undefined {
-    const entry = this.#entries.get(id)
-    if (entry === undefined) return undefined
-    this.#delete(id, entry)
-    return entry.expiresAt > Date.now() ? entry.value : undefined
-  }
-
-  #delete (id: string, { identity }: Entry): void {
-    this.#entries.delete(id)
-    const owned = this.#owned.get(identity) as string[]
-    owned.splice(owned.indexOf(id), 1)
-    if (owned.length === 0) this.#owned.delete(identity)
-  }
-}
-
-/** What a ticket stands for, as stored: JSON, so that any store that keeps strings will do. */
-interface TicketRecord {
-  scopes: string[]
-  user: { identity: string, displayName: string }
-  /** The issuing request's `Origin`; `null` when it had none. */
-  origin: string | null
-  /** When the ticket expires, in epoch milliseconds. */
-  expiresAt: number
-  /** When the issuing credentials expire, in epoch milliseconds; `null` if they do not. */
-  authExpiresAt: number | null
-}
+// Built once, thrown as often as needed. A handshake is refused with 403 whatever the status: the
+// message says why, never what the ticket was.
+const severalTickets = new AuthenticationError('Several WebSocket tickets offered', { statusCode: 403 })
+const malformedTicket = new AuthenticationError('Malformed WebSocket ticket', { statusCode: 403 })
+const unknownTicket = new AuthenticationError('Unknown or already used WebSocket ticket', { statusCode: 403 })
+const expiredTicket = new AuthenticationError('Expired WebSocket ticket', { statusCode: 403 })
+const otherOrigin = new AuthenticationError('WebSocket ticket issued to another Origin', { statusCode: 403 })
+// issue()'s refusals, sent to the HTTP caller asking for a ticket.
+const anonymous = new AuthenticationError('Authentication required for a WebSocket ticket', { statusCode: 401 })
+const expiredCredentials = new AuthenticationError('The credentials have expired: sign in again before asking for a WebSocket ticket', { statusCode: 401 })
+const storeFull = new AuthenticationError('No room for another WebSocket ticket: try again shortly', { statusCode: 503 })
 
 /**
  * Single-use tickets that carry an HTTP caller over to a WebSocket handshake, offered as the
@@ -173,17 +94,7 @@ interface TicketRecord {
  * backends and `tickets.handleProtocols` in `@fastify/websocket`'s options.
  */
 export function webSocketTickets (options: WebSocketTicketsOptions = {}): WebSocketTickets {
-  checkOptionNames(options, ['ttl', 'maxPerIdentity', 'store'], MODULE, '{ ttl: 30000, maxPerIdentity: 16, store }')
-  const { ttl = DEFAULT_TTL, maxPerIdentity = DEFAULT_MAX_PER_IDENTITY, store = new MemoryTicketStore() } = options
-  if (!Number.isSafeInteger(ttl) || ttl < 1) {
-    throw new TypeError(`${MODULE}: the ttl option must be a positive integer of milliseconds, like 30000`)
-  }
-  if (!Number.isSafeInteger(maxPerIdentity) || maxPerIdentity < 1) {
-    throw new TypeError(`${MODULE}: the maxPerIdentity option must be a positive integer, like 16`)
-  }
-  if (typeof store !== 'object' || store === null || typeof store.set !== 'function' || typeof store.take !== 'function') {
-    throw new TypeError(`${MODULE}: the store option must be an object with set(id, value, ttlMs, owner) and take(id) methods`)
-  }
+  const { ttl, maxPerIdentity, store } = checkOptions(options)
 
   return {
     credential: 'sec-websocket-protocol:ticket',
@@ -206,9 +117,7 @@ export function webSocketTickets (options: WebSocketTicketsOptions = {}): WebSoc
     async issue (request) {
       const { auth, user } = callerOf(request)
       const now = Date.now()
-      if (auth.expiresAt !== undefined && auth.expiresAt <= now) {
-        throw new AuthenticationError('The credentials have expired: sign in again before asking for a WebSocket ticket', { statusCode: 401 })
-      }
+      if (auth.expiresAt !== undefined && auth.expiresAt <= now) throw expiredCredentials
       const expiresAt = Math.min(now + ttl, auth.expiresAt ?? Infinity)
       const record: TicketRecord = {
         scopes: [...auth.scopes],
@@ -219,7 +128,7 @@ export function webSocketTickets (options: WebSocketTicketsOptions = {}): WebSoc
       }
       const ticket = randomBytes(32).toString('base64url')
       const stored = await store.set(idOf(ticket), JSON.stringify(record), Math.ceil(expiresAt - now), { identity: user.identity, maxPerIdentity })
-      if (stored === false) throw new AuthenticationError('No room for another WebSocket ticket: try again shortly', { statusCode: 503 })
+      if (stored === false) throw storeFull
       return ticket
     },
 
@@ -227,8 +136,17 @@ export function webSocketTickets (options: WebSocketTicketsOptions = {}): WebSoc
   }
 }
 
-/** The requests a ticket admitted, of any `webSocketTickets` backend. */
-const admittedByTicket = new WeakSet<FastifyRequest>()
+/** What a ticket stands for, as stored: JSON, so that any store that keeps strings will do. */
+interface TicketRecord {
+  scopes: string[]
+  user: { identity: string, displayName: string }
+  /** The issuing request's `Origin`; `null` when it had none. */
+  origin: string | null
+  /** When the ticket expires, in epoch milliseconds. */
+  expiresAt: number
+  /** When the issuing credentials expire, in epoch milliseconds; `null` if they do not. */
+  authExpiresAt: number | null
+}
 
 /**
  * The issuing request's credentials and user, checked: only a caller authenticated by other
@@ -239,9 +157,7 @@ function callerOf (request: FastifyRequest): { auth: AuthCredentials, user: Tick
   if (!areCredentials(auth)) {
     throw new TypeError(`${MODULE}: tickets.issue(request) takes a request the plugin authenticated: register fastify-authentication in the route's scope or a parent scope`)
   }
-  if (user?.isAuthenticated !== true || admittedByTicket.has(request)) {
-    throw new AuthenticationError('Authentication required for a WebSocket ticket', { statusCode: 401 })
-  }
+  if (user?.isAuthenticated !== true || admittedByTicket.has(request)) throw anonymous
   const { identity, displayName } = user
   if (typeof identity !== 'string' || typeof displayName !== 'string') {
     throw new TypeError(`${MODULE}: tickets.issue(request): request.user must have a string identity and displayName`)
@@ -259,19 +175,19 @@ function offeredTicket (header: string | undefined): string | undefined {
   if (header === undefined) return undefined
   const offered = header.split(',').map((protocol) => protocol.trim()).filter((protocol) => protocol.startsWith(PREFIX))
   if (offered.length === 0) return undefined
-  if (offered.length > 1) throw refusal('Several WebSocket tickets offered')
+  if (offered.length > 1) throw severalTickets
   const ticket = offered[0].slice(PREFIX.length)
-  if (!TICKET.test(ticket)) throw refusal('Malformed WebSocket ticket')
+  if (!TICKET.test(ticket)) throw malformedTicket
   return ticket
 }
 
 /** The caller a taken ticket stands for, or a refusal: gone (unknown, used), expired, or from another Origin. */
 function redeemed (value: string | null | undefined, origin: string | null): AuthenticationResult {
-  if (value == null) throw refusal('Unknown or already used WebSocket ticket')
+  if (value == null) throw unknownTicket
   const record = parsed(value)
-  if (record.expiresAt <= Date.now()) throw refusal('Expired WebSocket ticket')
+  if (record.expiresAt <= Date.now()) throw expiredTicket
   // An opaque origin (a sandboxed frame, a file: page) is `null` on the wire whoever sends it: it matches nothing.
-  if (record.origin !== origin || origin === 'null') throw refusal('WebSocket ticket issued to another Origin')
+  if (record.origin !== origin || origin === 'null') throw otherOrigin
   const { scopes, user, authExpiresAt } = record
   const auth = new AuthCredentials(scopes as Scope[], authExpiresAt === null ? {} : { expiresAt: authExpiresAt })
   return { auth, user: new TicketUser(user) }
@@ -293,15 +209,32 @@ function parsed (value: unknown): TicketRecord {
   return record as TicketRecord
 }
 
-/** Refuses the handshake (always a 403): the message says why, never what the ticket was. */
-function refusal (message: string): AuthenticationError {
-  return new AuthenticationError(message, { statusCode: 403 })
-}
-
 /** `ws`'s handleProtocols: the client's own protocol, never the ticket; `false` selects none. */
 function selectProtocol (protocols: ReadonlySet<string>): string | false {
   for (const protocol of protocols) {
     if (!protocol.startsWith(PREFIX)) return protocol
   }
   return false
+}
+
+/** The options, checked, with their defaults. */
+interface Settings {
+  ttl: number
+  maxPerIdentity: number
+  store: TicketStore
+}
+
+function checkOptions (options: WebSocketTicketsOptions): Settings {
+  checkOptionNames(options, ['ttl', 'maxPerIdentity', 'store'], MODULE, '{ ttl: 30000, maxPerIdentity: 16, store }')
+  const { ttl = DEFAULT_TTL, maxPerIdentity = DEFAULT_MAX_PER_IDENTITY, store = new MemoryTicketStore() } = options
+  if (!Number.isSafeInteger(ttl) || ttl < 1) {
+    throw new TypeError(`${MODULE}: the ttl option must be a positive integer of milliseconds, like 30000`)
+  }
+  if (!Number.isSafeInteger(maxPerIdentity) || maxPerIdentity < 1) {
+    throw new TypeError(`${MODULE}: the maxPerIdentity option must be a positive integer, like 16`)
+  }
+  if (typeof store !== 'object' || store === null || typeof store.set !== 'function' || typeof store.take !== 'function') {
+    throw new TypeError(`${MODULE}: the store option must be an object with set(id, value, ttlMs, owner) and take(id) methods`)
+  }
+  return { ttl, maxPerIdentity, store }
 }
