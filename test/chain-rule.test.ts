@@ -1,38 +1,22 @@
 // The chain rule: a rejected credential refuses the request, whoever else recognises the caller;
 // the chain moves past a rejection only to backends that read the same credential.
 import t, { type Test } from 'tap'
-import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyRequest } from 'fastify'
 import websocket from '@fastify/websocket'
 import authentication, { AuthCredentials, AuthenticationError, SimpleUser, type AuthenticationBackend } from '../lib/index'
 import type { AuthenticationResult } from '../lib/backends/contract'
 import { runBackends } from '../lib/request/chain'
-import type { AuthenticatedMessage, RefusedMessage } from '../lib/request/events'
 import { apiKey } from '../lib/backends/api-key'
 import { basic } from '../lib/backends/basic'
 import { bearer } from '../lib/backends/bearer'
 import { jwt } from '../lib/backends/jwt'
-import { basic as basicHeader, get, handshake, listen } from './helpers'
+import { basic as basicHeader, get, handshake, listen, record } from './helpers'
 
 const SECRET = 'a secret of at least thirty-two bytes, for HS256'
 
 function caller (name: string, scopes: string[] = []): AuthenticationResult {
   return { auth: new AuthCredentials(scopes), user: new SimpleUser(name) }
-}
-
-function record (t: Test): { refused: RefusedMessage[], authenticated: AuthenticatedMessage[] } {
-  const refused: RefusedMessage[] = []
-  const authenticated: AuthenticatedMessage[] = []
-  const onRefused = (message: unknown): void => { refused.push(message as RefusedMessage) }
-  const onAuthenticated = (message: unknown): void => { authenticated.push(message as AuthenticatedMessage) }
-  subscribe('fastify-authentication:refused', onRefused)
-  subscribe('fastify-authentication:authenticated', onAuthenticated)
-  t.teardown(() => {
-    unsubscribe('fastify-authentication:refused', onRefused)
-    unsubscribe('fastify-authentication:authenticated', onAuthenticated)
-  })
-  return { refused, authenticated }
 }
 
 /** An app whose `/me` needs `authenticated` and names the caller, and whose `/ws` greets it. */

@@ -1,27 +1,11 @@
 // Audit events on node:diagnostics_channel: every refusal, and every authenticated caller.
 import t, { type Test } from 'tap'
-import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import Fastify, { type FastifyInstance } from 'fastify'
 import websocket from '@fastify/websocket'
 import authentication, { AuthCredentials, AuthenticationError, SimpleUser, requires } from '../lib/index'
-import type { AuthenticatedMessage, RefusedMessage } from '../lib/request/events'
-import { get, handshake, listen } from './helpers'
+import { get, handshake, listen, record } from './helpers'
 
 const TOKEN = 'secret-token-d41d8cd98f00b204'
-
-function record (t: Test): { refused: RefusedMessage[], authenticated: AuthenticatedMessage[] } {
-  const refused: RefusedMessage[] = []
-  const authenticated: AuthenticatedMessage[] = []
-  const onRefused = (message: unknown): void => { refused.push(message as RefusedMessage) }
-  const onAuthenticated = (message: unknown): void => { authenticated.push(message as AuthenticatedMessage) }
-  subscribe('fastify-authentication:refused', onRefused)
-  subscribe('fastify-authentication:authenticated', onAuthenticated)
-  t.teardown(() => {
-    unsubscribe('fastify-authentication:refused', onRefused)
-    unsubscribe('fastify-authentication:authenticated', onAuthenticated)
-  })
-  return { refused, authenticated }
-}
 
 async function app (t: Test): Promise<{ http: string, ws: string, server: FastifyInstance }> {
   const server = Fastify()

@@ -2,39 +2,9 @@
 // the review of issue #21 used it, over raw sockets. It is a handshake credential and nothing else.
 import t from 'tap'
 import { once } from 'node:events'
-import { connect } from 'node:net'
 import WebSocket from 'ws'
+import { rawRequest } from './helpers'
 import { built, node } from './spawn'
-
-interface RawAnswer { status: number, head: string, body: string }
-
-/**
- * One request written on a raw TCP connection exactly as given: `Upgrade: websocket` with no
- * `Connection: upgrade` is what the stolen ticket was sent with. Resolves once the whole answer
- * (Content-Length) came.
- */
-async function rawRequest (origin: string, method: string, path: string, headers: Record<string, string>): Promise<RawAnswer> {
-  const { hostname, port } = new URL(origin)
-  const socket = connect(Number(port), hostname)
-  socket.on('error', () => {})
-  await once(socket, 'connect')
-  const lines = [`${method} ${path} HTTP/1.1`, `Host: ${hostname}:${port}`, ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)]
-  socket.write(lines.join('\r\n') + '\r\n\r\n')
-  let received = ''
-  socket.setEncoding('latin1')
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no whole answer to ${method} ${path} within 5 s: ${received}`)) }, 5000)
-    socket.on('data', (chunk: string) => {
-      received += chunk
-      const end = received.indexOf('\r\n\r\n')
-      const length = /\r\ncontent-length: (\d+)/i.exec(received.slice(0, end))
-      if (end === -1 || length === null || received.length < end + 4 + Number(length[1])) return
-      clearTimeout(timer)
-      socket.destroy()
-      resolve({ status: Number(received.slice(9, 12)), head: received.slice(0, end), body: received.slice(end + 4) })
-    })
-  })
-}
 
 /** A real handshake offering `demo` and the ticket, as the demo page does: the greeting, or the refusal's status. */
 function withTicket (url: string, ticket: string): Promise<{ protocol: string, message: string } | { status: number }> {

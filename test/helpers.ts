@@ -1,10 +1,14 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
+import { once } from 'node:events'
 import { request, type Agent, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http'
 import { text } from 'node:stream/consumers'
-import type { AddressInfo, Server } from 'node:net'
+import { connect, type AddressInfo, type Server } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Test } from 'tap'
 import WebSocket from 'ws'
 import { AuthCredentials, AuthenticationError, SimpleUser, type AuthenticationBackend } from '../lib/index'
+import type { AuthenticatedMessage, RefusedMessage } from '../lib/request/events'
 
 /** Starlette's test backend: HTTP Basic, any password, every user gets 'authenticated'. */
 export const basicAuth: AuthenticationBackend = {
@@ -141,4 +145,50 @@ export function logLines (): {
       return err?.message ?? msg ?? ''
     })
   }
+}
+
+/** An answer read off a raw socket: the status line's code, the head as sent, and the body. */
+export interface RawAnswer { status: number, head: string, body: string }
+
+/**
+ * One request written on a raw TCP connection exactly as given: `Upgrade: websocket` with no
+ * `Connection: upgrade` is what the stolen ticket was sent with. Resolves once the whole answer
+ * (Content-Length) came.
+ */
+export async function rawRequest (origin: string, method: string, path: string, headers: Record<string, string>): Promise<RawAnswer> {
+  const { hostname, port } = new URL(origin)
+  const socket = connect(Number(port), hostname)
+  socket.on('error', () => {})
+  await once(socket, 'connect')
+  const lines = [`${method} ${path} HTTP/1.1`, `Host: ${hostname}:${port}`, ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)]
+  socket.write(lines.join('\r\n') + '\r\n\r\n')
+  let received = ''
+  socket.setEncoding('latin1')
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no whole answer to ${method} ${path} within 5 s: ${received}`)) }, 5000)
+    socket.on('data', (chunk: string) => {
+      received += chunk
+      const end = received.indexOf('\r\n\r\n')
+      const length = /\r\ncontent-length: (\d+)/i.exec(received.slice(0, end))
+      if (end === -1 || length === null || received.length < end + 4 + Number(length[1])) return
+      clearTimeout(timer)
+      socket.destroy()
+      resolve({ status: Number(received.slice(9, 12)), head: received.slice(0, end), body: received.slice(end + 4) })
+    })
+  })
+}
+
+/** The messages the plugin publishes while the test runs: its refusals and the callers it recognised. */
+export function record (t: Test): { refused: RefusedMessage[], authenticated: AuthenticatedMessage[] } {
+  const refused: RefusedMessage[] = []
+  const authenticated: AuthenticatedMessage[] = []
+  const onRefused = (message: unknown): void => { refused.push(message as RefusedMessage) }
+  const onAuthenticated = (message: unknown): void => { authenticated.push(message as AuthenticatedMessage) }
+  subscribe('fastify-authentication:refused', onRefused)
+  subscribe('fastify-authentication:authenticated', onAuthenticated)
+  t.teardown(() => {
+    unsubscribe('fastify-authentication:refused', onRefused)
+    unsubscribe('fastify-authentication:authenticated', onAuthenticated)
+  })
+  return { refused, authenticated }
 }

@@ -1,7 +1,6 @@
 // WebSocket tickets: issued over HTTP, redeemed once in a real handshake (ws clients against a listening server).
 import { once } from 'node:events'
 import { request as httpRequest } from 'node:http'
-import { connect } from 'node:net'
 import { text } from 'node:stream/consumers'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
@@ -10,7 +9,7 @@ import websocket from '@fastify/websocket'
 import WebSocket from 'ws'
 import authentication, { AuthCredentials, AuthenticationError, SimpleUser } from '../lib/index'
 import { MemoryTicketStore, TicketUser, webSocketTickets, type TicketOwner, type TicketStore, type WebSocketTickets, type WebSocketTicketsOptions } from '../lib/backends/tickets'
-import { get, listen, logLines } from './helpers'
+import { get, listen, logLines, rawRequest } from './helpers'
 import { tokens } from './ticket-caller'
 
 const TICKET = /^[A-Za-z0-9_-]{43}$/
@@ -62,10 +61,8 @@ async function serve (
   return { http, ws, tickets }
 }
 
-interface Answer { status: number, body: string }
-
 /** One real POST on a connection of its own; no client-side timer. */
-function post (origin: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
+function post (origin: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number, body: string }> {
   return new Promise((resolve, reject) => {
     const { hostname, port } = new URL(origin)
     const req = httpRequest({ host: hostname, port, path, method: 'POST', headers, agent: false })
@@ -128,33 +125,6 @@ function handshakeRequest (protocols: string, origin?: string): FastifyRequest {
   const headers: Record<string, string> = { connection: 'upgrade', upgrade: 'websocket', 'sec-websocket-protocol': protocols }
   if (origin !== undefined) headers.origin = origin
   return { method: 'GET', headers, raw: { upgrade: true } } as unknown as FastifyRequest
-}
-
-/**
- * One request written on a raw TCP connection, exactly as given (no `Connection` header unless
- * given): the status and body once the whole answer (Content-Length) came.
- */
-async function rawRequest (origin: string, method: string, path: string, headers: Record<string, string>): Promise<Answer> {
-  const { hostname, port } = new URL(origin)
-  const socket = connect(Number(port), hostname)
-  socket.on('error', () => {})
-  await once(socket, 'connect')
-  const lines = [`${method} ${path} HTTP/1.1`, `Host: ${hostname}:${port}`, ...Object.entries(headers).map(([name, value]) => `${name}: ${value}`)]
-  socket.write(lines.join('\r\n') + '\r\n\r\n')
-  let received = ''
-  socket.setEncoding('latin1')
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { socket.destroy(); reject(new Error(`no whole answer to ${method} ${path} within 5 s: ${received}`)) }, 5000)
-    socket.on('data', (chunk: string) => {
-      received += chunk
-      const end = received.indexOf('\r\n\r\n')
-      const length = /\r\ncontent-length: (\d+)/i.exec(received.slice(0, end))
-      if (end === -1 || length === null || received.length < end + 4 + Number(length[1])) return
-      clearTimeout(timer)
-      socket.destroy()
-      resolve({ status: Number(received.slice(9, 12)), body: received.slice(end + 4) })
-    })
-  })
 }
 
 /** An HTTP request a backend recognised, for calling issue() directly. */
