@@ -1,5 +1,6 @@
 // One benchmarked server in a process of its own: `node server.js <app>`, forked by load.ts. It
-// sends its port and how long it took to start, then answers `usage` with the CPU seconds it has used.
+// sends its port and the CPU time it took to start (from building the app to listening: wall time
+// would count whatever else the machine did meanwhile), then answers `usage` with the CPU seconds it has used.
 import type { AddressInfo } from 'node:net'
 import Fastify from 'fastify'
 import { apps, type AppName } from './apps'
@@ -9,16 +10,17 @@ export type Message = { type: 'ready', port: number, startupMs: number } | { typ
 async function main (): Promise<void> {
   const name = process.argv[2]
   if (!(name in apps)) throw new Error(`usage: server.js <${Object.keys(apps).join('|')}>`)
-  const started = performance.now()
+  const cpuMs = (): number => {
+    const { user, system } = process.cpuUsage()
+    return (user + system) / 1000
+  }
+  const started = cpuMs()
   const app = Fastify({ logger: false })
   await apps[name as AppName](app)
   await app.listen({ host: '127.0.0.1', port: 0 })
   const send = (message: Message): boolean | undefined => process.send?.(message)
-  send({ type: 'ready', port: (app.server.address() as AddressInfo).port, startupMs: performance.now() - started })
-  process.on('message', () => {
-    const { user, system } = process.cpuUsage()
-    send({ type: 'usage', cpu: (user + system) / 1e6 })
-  })
+  send({ type: 'ready', port: (app.server.address() as AddressInfo).port, startupMs: cpuMs() - started })
+  process.on('message', () => send({ type: 'usage', cpu: cpuMs() / 1000 }))
   process.on('disconnect', () => process.exit(0))
 }
 
