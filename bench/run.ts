@@ -1,323 +1,217 @@
-// `npm run bench [-- --quick | --ws-package | <suite>…]`: every variant in its own server
-// process, pinned to core 1, loaded from this process, pinned to core 0.
+// `npm run bench [-- <group>…]`: the plugin against the same job written by hand and against its
+// peers, and at scale, printed as one table (docs/performance.md). Groups: core, bearer, basic,
+// jwt, scopes, routes, startup. BENCH_SECONDS (default 2) is the length of one measurement and
+// BENCH_ROUNDS (default 2) the number of rounds: `BENCH_SECONDS=0.5 BENCH_ROUNDS=1` while developing.
 //
-//   npm run bench               the full run: 5 rounds, about 34 minutes on a quiet machine (2,058 s
-//                               on 2 EPYC cores), plus up to PATIENCE seconds of waiting for quiet;
-//                               writes bench/results.md
-//   npm run bench -- --quick    one short round of everything, about 5 minutes; bench/results-quick.md
-//   npm run bench -- --quick jwt scopes   only the suites named (see suites.ts), while developing them
-//   npm run bench -- --profile [backends | scale]   CPU profiles (profile.ts); bench/profiles/
-//   npm run bench -- --instructions [suite…]   the per-request targets judged on the instructions and
-//                               the cycles (with simulated caches) counted under valgrind (instructions.ts);
-//                               other work on the machine does not change the counts; bench/instructions.md
-//
-// The suites (suites.ts): the core comparison (the same job done by the plugin, an inline check
-// and three peers, over HTTP and WebSocket handshakes), then the ready-made backends against
-// their peers and the plugin at scale, each next to the same job written by hand.
-//
-// Each round starts fresh server processes (so that no variant keeps one lucky or unlucky JIT
-// for the whole run) and warms them all. The core suites then measure them in turn, A B C …
-// A B C …, a few seconds each. The other suites measure the servers compared side by side, at
-// the same time on core 1: on this shared VM the machine's speed moves from one second to the
-// next, and only at once does a slow spell hit them alike. Each pass is a "slot"; ratios pair slots.
+// Each row compares two servers side by side: both pinned to core 1 and loaded at once from this
+// process on core 0, each rate being requests per second of that server's own CPU time. On a
+// shared machine a slow spell then slows both alike, and the ratio is taken within the pair. Each
+// round starts fresh servers (no pair keeps one lucky or unlucky JIT), warms them, and measures
+// them twice, each load starting first once.
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
-import path from 'node:path'
-import { pinned, serverScript, startServer, TASKSET, type Server } from './child'
-import { otherLoad, readCores, waitForQuiet } from './contention'
-import { runHttp, CONNECTIONS } from './http'
-import { countInstructions } from './instructions'
-import { profile, profiles, type ProfileName } from './profile'
-import { failedTargets, markdown, series as seriesValues, store, type Memory, type Run } from './report'
-import type { VariantName } from './servers'
-import { comparedPairs, pairKey, STARTS, suites, type Case, type Result, type Series, type Suite, type SuiteName } from './suites'
-import { bearer, USER_COUNT, userToken } from './tokens'
-import type { HandshakeClient } from './websocket'
+import os from 'node:os'
+import { GUARD, HELD, ROUTES, routePaths, SCOPE_TOKENS, type AppName } from './apps'
+import { ACCEPTED_TOKEN, BASIC_PASSWORD, BASIC_USER, basicCredentials, bearer, DENIED_TOKEN, FOREIGN_JWT_SECRET, jwtTokens } from './fixtures'
+import { cycle, load, pinned, startServer, type Cycle } from './load'
 
-/** How one suite is measured: A B C … passes per round, seconds per measurement, and the requests (handshakes) each fresh server gets on each case first. */
-interface Measure {
-  passes: number
-  seconds: number
-  warmup: number
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 2)
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2)
+const PASSES = 2
+const WARMUP = 10_000
+/** More JWTs than the jwt backend's cache keeps (10,000): cycling through them, every request misses it. */
+const FRESH_TOKENS = 30_000
+
+interface Target {
+  /** The plugin's rate ÷ the other's must be at least `min`, or its startup time ÷ the other's at most `max`. */
+  min?: number
+  max?: number
 }
 
-interface Settings {
-  rounds: number
-  suites: Record<SuiteName, Measure>
-  /** The memory run: heap after `first` requests, then after `total`. */
-  memoryFirst: number
-  memoryTotal: number
-  memoryVariants: VariantName[]
-  /** Seconds the whole run may spend waiting for other work to finish. */
-  patience: number
+interface Row {
+  group: string
+  job: string
+  plugin: AppName
+  other: AppName
+  versus: string
+  traffic: string
+  /** A cycle of requests for one server: each server goes through it on its own. */
+  requests?: () => Cycle
+  warmup?: number
+  target?: Target
+  /** Rates (or startup ms) of each pass, and the ratios. */
+  rates: [number[], number[]]
+  ratios: number[]
 }
 
-/** The dimensions added to the core comparison: the same measure for each, for a median and a range over the passes. */
-function dimensions (measure: Measure): Record<Exclude<SuiteName, 'core' | 'ws'>, Measure> {
-  return { bearer: measure, basic: measure, jwt: measure, scopes: measure, routes: measure, timeout: measure }
+const one = (path: string, authorization: string, expect: number): () => Cycle => () => cycle([{ path, authorization }], [expect])
+let freshTokens: string[] = []
+let foreignToken = ''
+
+function row (group: string, job: string, plugin: AppName, other: AppName, versus: string, traffic: string, requests?: () => Cycle, target?: Target, warmup?: number): Row {
+  return { group, job, plugin, other, versus, traffic, requests, target, warmup, rates: [[], []], ratios: [] }
 }
 
-/** Seconds the full run may wait for quiet, in all. */
-const PATIENCE = 300
+/** The 22.1 targets: the core job, 10,000 scopes held and 10,000 routes, at least 0.95× the inline check. */
+const PAR = { min: 0.95 }
 
-const FULL: Settings = {
-  rounds: 5,
-  // The dimensions are measured side by side, two passes of 1.5 s a round (each of a pair's loads
-  // started first once). In turn, the same variant and its reference, measured 1.2 s each one
-  // after the other, came out up to 2× apart on this shared VM, and the targets were missed at
-  // random (runs 8 to 10); side by side, within a few %.
-  suites: { core: { passes: 2, seconds: 2, warmup: 10_000 }, ws: { passes: 2, seconds: 1.5, warmup: 1000 }, ...dimensions({ passes: 2, seconds: 1.5, warmup: 30_000 }) },
-  memoryFirst: 10_000,
-  memoryTotal: 100_000,
-  memoryVariants: ['plugin-requires', 'plugin-config'],
-  patience: PATIENCE
+function rows (): Row[] {
+  const accepted = one('/hello', bearer(ACCEPTED_TOKEN), 200)
+  const denied = one('/hello', bearer(DENIED_TOKEN), 403)
+  const core = (plugin: AppName, job: string, other: AppName, versus: string, target: [Target?, Target?]): Row[] =>
+    [row('core', job, plugin, other, versus, 'accepted', accepted, target[0]), row('core', job, plugin, other, versus, 'denied', denied, target[1])]
+  const bearerToken = one('/hello', bearer(ACCEPTED_TOKEN), 200)
+  const unknownToken = one('/hello', bearer('token-unknown'), 401)
+  const password = one('/hello', basicCredentials(BASIC_USER, BASIC_PASSWORD), 200)
+  const wrongPassword = one('/hello', basicCredentials(BASIC_USER, 'wrong password'), 401)
+  const reused = (): Cycle => one('/hello', bearer(freshTokens[0]), 200)()
+  const fresh = (): Cycle => cycle(freshTokens.map((token) => ({ path: '/hello', authorization: bearer(token) })), [200])
+  const foreign = (): Cycle => one('/hello', bearer(foreignToken), 401)()
+  const everyRoute = (token: string, expect: number) => () => cycle(routePaths.map((path) => ({ path, authorization: bearer(token) })), [expect])
+  // Each route answered 3 times before measuring, as the routes of a small app would have been.
+  const routesWarmup = 3 * ROUTES
+  const held = `a caller holding ${HELD.toLocaleString('en-US')} scopes, ${GUARD.length} needed`
+  const routes = `${ROUTES.toLocaleString('en-US')} routes, one scope each`
+  const startup = `startup, ${ROUTES.toLocaleString('en-US')} routes`
+  return [
+    ...core('plugin-config', 'core job, `config.requires`', 'inline', 'inline check', [PAR, PAR]),
+    ...core('plugin-requires', 'core job, `requires()`', 'inline', 'inline check', [PAR, PAR]),
+    ...core('plugin-config', 'core job, `config.requires`', 'fastify-auth', '@fastify/auth', [undefined, { min: 2 }]),
+    ...core('plugin-config', 'core job, `config.requires`', 'fastify-guard', 'fastify-guard', [undefined, undefined]),
+    row('bearer', '`bearer()`', 'bearer-plugin', 'bearer-inline', 'inline check', 'accepted', bearerToken),
+    row('bearer', '`bearer()`', 'bearer-plugin', 'bearer-inline', 'inline check', 'denied', unknownToken),
+    row('bearer', '`bearer()`', 'bearer-plugin', 'bearer-peer', '@fastify/bearer-auth', 'accepted', bearerToken, { min: 0.97 }),
+    row('bearer', '`bearer()`', 'bearer-plugin', 'bearer-peer', '@fastify/bearer-auth', 'denied', unknownToken, { min: 1.1 }),
+    row('basic', '`basic()`', 'basic-plugin', 'basic-inline', 'inline check', 'accepted', password),
+    row('basic', '`basic()`', 'basic-plugin', 'basic-inline', 'inline check', 'denied', wrongPassword),
+    row('basic', '`basic()`', 'basic-plugin', 'basic-peer', '@fastify/basic-auth', 'accepted', password, { min: 0.97 }),
+    row('basic', '`basic()`', 'basic-plugin', 'basic-peer', '@fastify/basic-auth', 'denied', wrongPassword, { min: 1.1 }),
+    row('jwt', '`jwt()`', 'jwt-plugin', 'jwt-inline', 'inline `jwtVerify`', 'one token reused', reused),
+    row('jwt', '`jwt()`', 'jwt-plugin', 'jwt-inline', 'inline `jwtVerify`', 'a fresh token each request', fresh),
+    row('jwt', '`jwt()`', 'jwt-plugin', 'jwt-peer', '@fastify/jwt', 'one token reused', reused, { min: 1.5 }),
+    row('jwt', '`jwt()`', 'jwt-plugin', 'jwt-peer', '@fastify/jwt', 'a fresh token each request', fresh, { min: 0.97 }),
+    row('jwt', '`jwt()`', 'jwt-plugin', 'jwt-peer', '@fastify/jwt', 'denied (another secret)', foreign, { min: 1.1 }),
+    row('scopes', held, 'scopes-plugin', 'scopes-inline', 'inline check (a Set)', 'accepted', one('/hello', bearer(SCOPE_TOKENS.accepted), 200), PAR),
+    row('scopes', held, 'scopes-plugin', 'scopes-inline', 'inline check (a Set)', 'denied', one('/hello', bearer(SCOPE_TOKENS.denied), 403), PAR),
+    row('routes', routes, 'routes-plugin', 'routes-inline', 'inline check per route', 'accepted', everyRoute(ACCEPTED_TOKEN, 200), PAR, routesWarmup),
+    row('routes', routes, 'routes-plugin', 'routes-inline', 'inline check per route', 'denied', everyRoute(DENIED_TOKEN, 403), PAR, routesWarmup),
+    row('startup', startup, 'routes-plugin', 'routes-bare', 'no auth', 'CPU ms to listen', undefined, { max: 1.5 }),
+    row('startup', startup, 'routes-plugin', 'routes-inline', 'inline check per route', 'CPU ms to listen')
+  ]
 }
 
-const QUICK: Settings = {
-  rounds: 1,
-  suites: { core: { passes: 2, seconds: 0.7, warmup: 10_000 }, ws: { passes: 2, seconds: 0.5, warmup: 1000 }, ...dimensions({ passes: 2, seconds: 0.5, warmup: 30_000 }) },
-  memoryFirst: 10_000,
-  memoryTotal: 100_000,
-  memoryVariants: ['plugin-requires'],
-  patience: 5
-}
-
-/** A measurement during which other work took more than this share of a core is made again… */
-const MAX_OTHER_LOAD = 0.1
-/** …and so is an HTTP measurement that left the server this idle (the load stalled)… */
-const MIN_HTTP_SERVER_CPU = 0.9
-/** …up to this many times in all (after waiting for quiet, within the run's patience); if all were disturbed, it is left out. */
-const ATTEMPTS = 3
-const BENCH_DIR = path.resolve(__dirname, '..', '..', 'bench')
-
-const patience = { seconds: 0 }
-
-async function main (): Promise<void> {
-  const args = process.argv.slice(2)
-  if (pinned()) {
-    // This process (autocannon, WebSocket clients) on core 0; the servers get core 1 (child.ts).
-    execFileSync(TASKSET, ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' })
-  }
-  // Copies the build the servers will run, now (see child.ts).
-  serverScript()
-  const client: HandshakeClient = args.includes('--ws-package') ? 'ws' : 'raw'
-  const quick = args.includes('--quick')
-  if (args.includes('--profile')) {
-    // `--profile [backends | scale]`: the core cases, or those named.
-    const named = (Object.keys(profiles) as ProfileName[]).filter((name) => args.includes(name))
-    const plans = (named.length === 0 ? ['core' as const] : named).flatMap((name) => profiles[name])
-    await profile(path.join(BENCH_DIR, 'profiles'), quick ? 2 : 5, plans, suites(client))
-    return
-  }
-  // `npm run bench -- --quick jwt scopes`: only the suites named (while developing them).
-  const all = suites(client)
-  const named = all.filter(({ name }) => args.includes(name))
-  const command = `npm run bench${args.length === 0 ? '' : ` -- ${args.join(' ')}`}`
-  if (args.includes('--instructions')) {
-    await countInstructions(BENCH_DIR, command, all, named)
-    return
-  }
-  const settings = quick ? QUICK : FULL
-  const started = performance.now()
-  patience.seconds = settings.patience
-  const { core, ws } = settings.suites
-  const run: Run = {
-    command,
-    build: describeBuild(),
-    rounds: settings.rounds,
-    settings: `${settings.rounds} round(s); core: ${core.passes} passes of ${core.seconds} s per HTTP run with ${CONNECTIONS} connections, ` +
-      `${ws.seconds} s per handshake run with 50 concurrent ${client === 'ws' ? 'ws package' : 'raw TCP'} clients; ` +
-      `other suites: side by side, ${settings.suites.bearer.passes} pass(es) of ${settings.suites.bearer.seconds} s per round`,
-    pinned: pinned(),
-    samples: {},
-    pairs: {},
-    cpu: {},
-    other: [],
-    leftOut: [],
-    memory: [],
-    seconds: 0
-  }
-
-  await waitForQuiet(patience)
-  for (let round = 0; round < settings.rounds; round++) {
-    for (const suite of named.length === 0 ? all : named) await inRound(run, round, settings, suite)
-  }
-  for (const name of settings.memoryVariants) run.memory.push(await measureMemory(name, settings))
-  run.seconds = (performance.now() - started) / 1000
-
-  const text = markdown(run)
-  console.log('\n' + text)
-  // The quick mode is for development: it leaves the full run's results alone.
-  const file = path.join(BENCH_DIR, quick ? 'results-quick.md' : 'results.md')
-  mkdirSync(BENCH_DIR, { recursive: true })
-  writeFileSync(file, text)
-  console.log(`written to ${path.relative(process.cwd(), file)}`)
-  const failed = failedTargets(run)
-  if (failed > 0) console.log(`${failed} target(s) missed`)
-}
-
-/** A server and the case it is loaded with. */
-interface Load {
-  variant: VariantName
-  case: Case
-  server: Server
-}
+/** Startup milliseconds of each app started this round. */
+const startups = new Map<AppName, number>()
 
 /**
- * One round of one suite: its apps' startups first where it records them (STARTS times, the apps
- * in turn), then fresh servers, warmed on their cases, then `passes` passes over the cases. In
- * turn, a server per variant takes each of its cases, A B C … one after another. Side by side, a
- * server per variant and case, and a pass loads each pair the sections compare at once.
+ * One round of the rows of one pair of apps: fresh servers (started alone, in turn: their startup
+ * times are kept), then for each row, both warmed on its traffic and measured PASSES times side by side.
  */
-async function inRound (run: Run, round: number, settings: Settings, suite: Suite): Promise<void> {
-  const { passes, seconds, warmup } = settings.suites[suite.name]
-  // Forwards, then backwards, from one slot to the next: no variant always runs (or starts) first, or right after the same neighbour.
-  const inOrder = (slot: number): readonly VariantName[] => slot % 2 === 0 ? suite.variants : [...suite.variants].reverse()
-  if (suite.startup === true) await recordStartups(run, round, suite, inOrder)
-  // A server per variant, or side by side per variant and case.
-  const servers = new Map<string, Server>()
+async function measure (pairRows: Row[], round: number): Promise<void> {
+  const names = [pairRows[0].plugin, pairRows[0].other]
+  const servers = []
+  for (const i of round % 2 === 0 ? [0, 1] : [1, 0]) {
+    servers[i] = await startServer(names[i])
+    startups.set(names[i], servers[i].startupMs)
+  }
   try {
-    const loads: Load[] = []
-    for (const kase of suite.cases) {
-      for (const variant of suite.variants) {
-        if (kase.only !== undefined && !kase.only.includes(variant)) continue
-        const key = suite.sideBySide === true ? `${variant} ${kase.name}` : variant
-        let server = servers.get(key)
-        if (server === undefined) {
-          server = await startServer(variant, suite.mode)
-          servers.set(key, server)
-        }
-        await kase.run(server, variant, undefined, Math.max(warmup, kase.warmup?.(variant) ?? 0))
-        loads.push({ variant, case: kase, server })
+    for (const row of pairRows) {
+      const cycles = servers.map(() => (row.requests as () => Cycle)())
+      await Promise.all(servers.map(async (server, i) => await load(server.url, cycles[i], { amount: row.warmup ?? WARMUP })))
+      for (let pass = 0; pass < PASSES; pass++) {
+        const before = await Promise.all(servers.map(async (server) => await server.cpu()))
+        const started = performance.now()
+        // The load started first has its connections served first: each starts first once.
+        const running: Array<Promise<number>> = []
+        for (const i of pass % 2 === 0 ? [0, 1] : [1, 0]) running[i] = load(servers[i].url, cycles[i], { seconds: SECONDS })
+        const answered = await Promise.all(running)
+        const wall = (performance.now() - started) / 1000
+        const cpu = (await Promise.all(servers.map(async (server) => await server.cpu()))).map((after, i) => after - before[i])
+        const rates = answered.map((count, i) => count / cpu[i])
+        rates.forEach((rate, i) => row.rates[i].push(rate))
+        row.ratios.push(rates[0] / rates[1])
+        log(`${names[0]} ${Math.round(rates[0])}/s, ${names[1]} ${Math.round(rates[1])}/s, ${row.traffic}: ×${(rates[0] / rates[1]).toFixed(3)}` +
+          ` (server core busy ${Math.round((cpu[0] + cpu[1]) / wall * 100)}%)`)
       }
     }
-    for (let pass = 0; pass < passes; pass++) {
-      const slot = round * passes + pass
-      for (const together of batches(suite, loads, inOrder(slot))) await record(run, suite, together, slot, seconds)
-    }
   } finally {
-    for (const server of servers.values()) await server.exit()
+    for (const server of servers) await server.exit()
   }
 }
 
-/** The loads measured together, in the order they are measured: one at a time, or the pairs compared. */
-function batches (suite: Suite, loads: Load[], order: readonly VariantName[]): Load[][] {
-  const load = ({ variant, case: name }: Series): Load[] => loads.filter((one) => one.variant === variant && one.case.name === name)
-  if (suite.sideBySide === true) return comparedPairs(suite).map((pair) => pair.flatMap(load))
-  return suite.cases.flatMap((kase) => order.flatMap((variant) => load({ variant, case: kase.name }).map((one) => [one])))
-}
-
-/** Each app's startup time and the heap it took, STARTS times a round, the apps in turn, undisturbed if the run's patience allows. */
-async function recordStartups (run: Run, round: number, suite: Suite, inOrder: (slot: number) => readonly VariantName[]): Promise<void> {
-  await waitForQuiet(patience)
-  for (let start = 0; start < STARTS; start++) {
-    const slot = round * STARTS + start
-    for (const name of inOrder(slot)) {
-      const server = await startServer(name, suite.mode, { nodeFlags: ['--expose-gc'] })
-      store(run.samples, { variant: name, case: 'startup' }, slot, server.startup.ms)
-      store(run.samples, { variant: name, case: 'heap' }, slot, server.startup.heap)
-      await server.exit()
-    }
-  }
-}
-
-/**
- * Runs loads at once and keeps their rates for this slot, with each server's CPU use during it
- * (side by side, a series may be in several pairs: its first is kept) and the ratio of a pair.
- * Alone, a server has core 1 to itself, and its rate is its requests per second. Side by side,
- * the servers share the core (the scheduler gives each a fair share), and a rate is requests per
- * second of the server's own CPU time: what it would answer with the core to itself, measured
- * over the same seconds as the others, so that a slow spell of the machine slows them alike.
- * If other work shared the cores meanwhile, or an HTTP load left core 1 idle (on this shared VM,
- * the load core sometimes stalls), they are made again once the machine is quiet: ATTEMPTS in
- * all, while the run's patience lasts. Loads still disturbed are left out of the results.
- */
-async function record (run: Run, suite: Suite, loads: Load[], slot: number, seconds: number): Promise<void> {
-  let best: { rates: number[], cpu: number[], other: number, disturbance: number } | undefined
-  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
-    if (attempt > 1) {
-      // Retries wait for quiet first, and stop with the run's patience: the time stays bounded.
-      if (patience.seconds <= 0) break
-      await waitForQuiet(patience)
-    }
-    const usage = async (): Promise<Array<{ cpu: number, wall: number }>> => await Promise.all(loads.map(async ({ server }) => await server.usage()))
-    const before = { servers: await usage(), cores: readCores() }
-    // Side by side, the load started first gets its connections served first in each turn of the
-    // load core's event loop, and its server came out a few % apart from the other's for that
-    // alone: which one starts first alternates from slot to slot, as the order in turn does.
-    const starting = slot % 2 === 0 ? loads : [...loads].reverse()
-    const running = new Map(starting.map((load) => [load, load.case.run(load.server, load.variant, seconds)]))
-    const results = await Promise.all(loads.map(async (load) => await (running.get(load) as Promise<Result>)))
-    const after = { servers: await usage(), cores: readCores() }
-    const wall = after.servers[0].wall - before.servers[0].wall
-    const cpuSeconds = loads.map((_, i) => after.servers[i].cpu - before.servers[i].cpu)
-    const busy = cpuSeconds.reduce((sum, cpu) => sum + cpu, 0)
-    const rates = results.map((result, i) => suite.sideBySide === true ? result.total / cpuSeconds[i] : result.rps)
-    const cpu = cpuSeconds.map((used) => used / wall)
-    const other = otherLoad(before.cores, after.cores, busy, wall)
-    loads.forEach(({ variant, case: kase }, i) => {
-      console.error(`${Math.round(performance.now() / 1000).toString().padStart(4)} s  ${suite.name.padEnd(7)} slot ${slot + 1}  ${variant.padEnd(20)} ${kase.name.padEnd(16)} ${Math.round(rates[i]).toString().padStart(7)}/s  server CPU ${percent(cpu[i])}  other load ${percent(other)}`)
-    })
-    // Above 0: disturbed, by other work, or (HTTP only) by a load that left core 1 idle.
-    const disturbance = Math.max((Number.isFinite(other) ? other : 0) - MAX_OTHER_LOAD, suite.mode === 'http' ? MIN_HTTP_SERVER_CPU - busy / wall : -1)
-    if (best === undefined || disturbance < best.disturbance) best = { rates, cpu, other, disturbance }
-    if (disturbance <= 0) break
-  }
-  if (best === undefined) return
-  const { rates, cpu, other, disturbance } = best
-  const measured = loads.map(({ variant, case: kase }) => ({ variant, case: kase.name }))
-  // Still disturbed: left out, so that a slot's ratio compares two undisturbed runs, or none.
-  if (disturbance > 0) {
-    run.leftOut.push(...measured)
-    return
-  }
-  measured.forEach((series, i) => {
-    if (Number.isFinite(seriesValues(run.samples, series)[slot])) return
-    store(run.samples, series, slot, rates[i])
-    store(run.cpu, series, slot, cpu[i])
-    run.other.push(other)
-  })
-  if (suite.sideBySide === true) (run.pairs[pairKey([measured[0], measured[1]])] ??= [])[slot] = rates[0] / rates[1]
-}
-
-/** The commit the measured lib/ was built from, and whether lib/ had changes not yet committed. */
-function describeBuild (): string {
-  try {
-    const git = (...args: string[]): string => execFileSync('git', args, { cwd: path.resolve(BENCH_DIR, '..'), encoding: 'utf8' }).trim()
-    return `lib/ at ${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--', 'lib') === '' ? '' : ' with uncommitted changes'}`
-  } catch {
-    return 'lib/ at an unknown commit'
-  }
-}
-
-function percent (share: number): string {
-  return Number.isFinite(share) ? `${Math.round(share * 100)}%`.padStart(4) : '   ?'
-}
-
-/** Heap after the first requests of mixed users, then after all of them, in a fresh server. */
-async function measureMemory (name: VariantName, settings: Settings): Promise<Memory> {
-  const requests: Array<{ headers: Record<string, string> }> = []
-  for (let i = 0; i < USER_COUNT; i++) {
-    requests.push({ headers: { authorization: bearer(userToken(i)) } })
-    // Callers the backend does not know, and anonymous ones.
-    if (i % 10 === 0) requests.push({ headers: { authorization: bearer(`token-unknown-${i}`) } }, { headers: {} })
-  }
-  const server = await startServer(name, 'http', { nodeFlags: ['--expose-gc'] })
-  try {
-    const load = { url: server.url + '/hello', requests, expect: [200, 403] }
-    await runHttp({ ...load, amount: settings.memoryFirst })
-    const first = await server.heap()
-    await runHttp({ ...load, amount: settings.memoryTotal - settings.memoryFirst })
-    const last = await server.heap()
-    console.error(`memory ${name}: ${first} bytes after ${settings.memoryFirst} requests, ${last} after ${settings.memoryTotal}`)
-    return { variant: name, first, last, firstCount: settings.memoryFirst, lastCount: settings.memoryTotal }
-  } finally {
+/** The startup rows of a round: each app not yet started this round started alone, then each row's ratio. */
+async function measureStartups (startupRows: Row[]): Promise<void> {
+  for (const name of new Set(startupRows.flatMap(({ plugin, other }) => [plugin, other]))) {
+    if (startups.has(name)) continue
+    const server = await startServer(name)
+    startups.set(name, server.startupMs)
     await server.exit()
   }
+  for (const row of startupRows) {
+    const [plugin, other] = [startups.get(row.plugin) as number, startups.get(row.other) as number]
+    row.rates[0].push(plugin)
+    row.rates[1].push(other)
+    row.ratios.push(plugin / other)
+  }
+  log(`startup: ${[...startups].map(([name, ms]) => `${name} ${Math.round(ms)} ms`).join(', ')}`)
 }
 
-// Ctrl-C: exit normally, so that the copy of dist/ child.ts made is removed.
-process.once('SIGINT', () => process.exit(130))
+function median (values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
+function verdict ({ target, ratios }: Row): [string, string] {
+  if (target === undefined) return ['–', '']
+  const ratio = median(ratios)
+  if (target.min !== undefined) return [`≥ ${target.min}×`, ratio >= target.min ? 'pass' : '**FAIL**']
+  return [`≤ ${target.max}×`, ratio <= (target.max as number) ? 'pass' : '**FAIL**']
+}
+
+function table (measured: Row[]): string {
+  const number = (value: number): string => Math.round(value).toLocaleString('en-US')
+  const lines = [
+    '| job | against | traffic | plugin | theirs | plugin × theirs (min–max) | target | result |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |'
+  ]
+  for (const row of measured) {
+    const unit = row.group === 'startup' ? ' ms' : '/s'
+    const ratios = `${median(row.ratios).toFixed(3)} (${Math.min(...row.ratios).toFixed(3)}–${Math.max(...row.ratios).toFixed(3)})`
+    const [target, result] = verdict(row)
+    lines.push(`| ${row.job} | ${row.versus} | ${row.traffic} | ${number(median(row.rates[0]))}${unit} | ${number(median(row.rates[1]))}${unit} | ${ratios} | ${target} | ${result} |`)
+  }
+  return lines.join('\n')
+}
+
+const began = performance.now()
+function log (text: string): void {
+  console.error(`${Math.round((performance.now() - began) / 1000).toString().padStart(4)} s  ${text}`)
+}
+
+async function main (): Promise<void> {
+  const groups = process.argv.slice(2)
+  const selected = rows().filter((row) => groups.length === 0 || groups.includes(row.group))
+  if (selected.length === 0) throw new Error(`no rows: groups are ${[...new Set(rows().map(({ group }) => group))].join(', ')}`)
+  if (pinned) execFileSync('/usr/bin/taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' })
+  if (selected.some(({ group }) => group === 'jwt')) {
+    freshTokens = await jwtTokens(FRESH_TOKENS)
+    foreignToken = (await jwtTokens(1, FOREIGN_JWT_SECRET))[0]
+  }
+  const loaded = selected.filter(({ group }) => group !== 'startup')
+  const startupRows = selected.filter(({ group }) => group === 'startup')
+  const pairs = new Map<string, Row[]>()
+  for (const row of loaded) pairs.set(`${row.plugin} ${row.other}`, [...pairs.get(`${row.plugin} ${row.other}`) ?? [], row])
+  log(`${loaded.length} rows of ${pairs.size} pairs, ${ROUNDS} round(s), ${PASSES} passes of ${SECONDS} s each`)
+  for (let round = 0; round < ROUNDS; round++) {
+    startups.clear()
+    for (const pairRows of pairs.values()) await measure(pairRows, round)
+    if (startupRows.length > 0) await measureStartups(startupRows)
+  }
+  const minutes = ((performance.now() - began) / 60_000).toFixed(1)
+  console.log(`\n${table(selected)}\n`)
+  console.log(`Node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}${pinned ? ', servers on core 1, load on core 0' : ', not pinned (no taskset)'};` +
+    ` ${ROUNDS} round(s) × ${PASSES} passes of ${SECONDS} s; took ${minutes} min`)
+}
 
 main().catch((error: unknown) => {
   console.error(error)
