@@ -2,19 +2,8 @@
 // the review of issue #21 used it, over raw sockets. It is a handshake credential and nothing else.
 import t from 'tap'
 import { once } from 'node:events'
-import WebSocket from 'ws'
-import { rawRequest } from './helpers'
+import { rawRequest, withTicket } from './helpers'
 import { built, node } from './spawn'
-
-/** A real handshake offering `demo` and the ticket, as the demo page does: the greeting, or the refusal's status. */
-function withTicket (url: string, ticket: string): Promise<{ protocol: string, message: string } | { status: number }> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, ['demo', 'ticket.' + ticket])
-    socket.on('message', (data) => { resolve({ protocol: socket.protocol, message: String(data) }); socket.close() })
-    socket.on('unexpected-response', (request, response) => { response.resume(); request.destroy(); resolve({ status: response.statusCode ?? 0 }) })
-    socket.on('error', reject)
-  })
-}
 
 t.test('tickets stolen from root\'s page open no HTTP route, buy no ticket, and still open one socket each', async (t) => {
   if (!built()) throw new Error('run `npm run build` first (npm test does)')

@@ -9,9 +9,8 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, relative, sep } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import WebSocket from 'ws'
 import { built, node, output, root } from './spawn'
-import { handshake } from './helpers'
+import { handshake, withTicket } from './helpers'
 
 // The first test waits for a 5-second session to end; the others start processes of their own.
 t.setTimeout(120_000)
@@ -193,16 +192,6 @@ function login (http: string, fields: Record<string, string>): Promise<Response>
 /** The `name=value` of the cookie an answer sets. */
 function cookieOf (answer: Response): string {
   return (answer.headers.get('set-cookie') ?? '').split(';')[0]
-}
-
-/** A handshake offering `demo` and the ticket: the protocol selected and the greeting, or the refusal's status. */
-function withTicket (url: string, ticket: string): Promise<{ protocol: string, message: string } | { status: number }> {
-  return new Promise((resolve, reject) => {
-    const socket = new WebSocket(url, ['demo', 'ticket.' + ticket])
-    socket.on('message', (data) => { resolve({ protocol: socket.protocol, message: String(data) }); socket.close() })
-    socket.on('unexpected-response', (request, response) => { response.resume(); request.destroy(); resolve({ status: response.statusCode ?? 0 }) })
-    socket.on('error', reject)
-  })
 }
 
 t.test('the WebSocket client says what is wrong', async (t) => {

@@ -192,3 +192,13 @@ export function record (t: Test): { refused: RefusedMessage[], authenticated: Au
   })
   return { refused, authenticated }
 }
+
+/** A real handshake offering `demo` and the ticket, as the demo page does: the greeting, or the refusal's status. */
+export function withTicket (url: string, ticket: string): Promise<{ protocol: string, message: string } | { status: number }> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, ['demo', 'ticket.' + ticket])
+    socket.on('message', (data) => { resolve({ protocol: socket.protocol, message: String(data) }); socket.close() })
+    socket.on('unexpected-response', (request, response) => { response.resume(); request.destroy(); resolve({ status: response.statusCode ?? 0 }) })
+    socket.on('error', reject)
+  })
+}
