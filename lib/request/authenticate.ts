@@ -9,7 +9,7 @@ import { answer } from './answer'
 import { runBackends } from './chain'
 import { decide, failureOf } from './decision'
 import { publishAuthenticated } from './events'
-import { FOREIGN_ORIGIN, kFailure, type Failure } from './state'
+import { FOREIGN_ORIGIN, kFailure, kPlan, type Failure } from './state'
 
 // The per-request path, in two root hooks that every route of the app meets:
 // authenticate (onRequest) → chain → [every other onRequest hook] → judge (preParsing) → decision → answer.
@@ -23,7 +23,7 @@ export function authenticate (request: FastifyRequest, reply: FastifyReply, done
   if (handshake) closeAfterAnswer(request, reply)
   let plan: RoutePlan
   try {
-    plan = planOf(request)
+    plan = request[kPlan] = planOf(request)
   } catch (error) {
     // A bad config.authenticate on a route declared before the plugin: checked on its first request.
     return done(failureOf(error))
@@ -57,7 +57,8 @@ export function authenticate (request: FastifyRequest, reply: FastifyReply, done
  * body is read.
  */
 export function judge (request: FastifyRequest, reply: FastifyReply, _payload: unknown, done: HookHandlerDoneFunction): void {
-  const plan = planOf(request)
+  // Set by `authenticate`, which every request meets first (one whose plan failed never gets here).
+  const plan = request[kPlan] as RoutePlan
   const refusal = decide(request, plan)
   if (refusal === null) return done()
   answer(refusal, plan.registration, request, reply, done)
