@@ -102,11 +102,10 @@ function storeFailed (cause: unknown): AuthenticationPluginError {
 /** The lockout option, checked, with the defaults: `true` takes them all. */
 export function checkLockout (lockout: unknown): Required<LockoutOptions> | undefined {
   if (lockout === undefined || lockout === false) return undefined
-  if (lockout === true) return DEFAULTS
-  if (typeof lockout !== 'object' || lockout === null) {
+  if (lockout !== true && (typeof lockout !== 'object' || lockout === null)) {
     throw new TypeError('fastify-authentication: the lockout option must be true or an object like { max: 10, windowMs: 900000 }')
   }
-  const { max, windowMs, ...others } = lockout as LockoutOptions
+  const { max, windowMs, ...others } = (lockout === true ? {} : lockout) as LockoutOptions
   const unknown = Object.keys(others)
   if (unknown.length > 0) {
     throw new TypeError(`fastify-authentication: unknown lockout option "${unknown[0]}"; the lockout options are max and windowMs`)
