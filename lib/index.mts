@@ -3,7 +3,7 @@ import fastifyAuthentication from './index.js'
 
 export default fastifyAuthentication
 export const {
-  requires, hasRequiredScope, AuthCredentials, BaseUser, SimpleUser, UnauthenticatedUser, AuthenticationError
+  requires, hasRequiredScope, AuthCredentials, BaseUser, SimpleUser, UnauthenticatedUser, AuthenticationError, MemoryStore
 } = fastifyAuthentication
 // The classes are types too.
 export type AuthCredentials = fastifyAuthentication.AuthCredentials
@@ -11,9 +11,12 @@ export type BaseUser = fastifyAuthentication.BaseUser
 export type SimpleUser = fastifyAuthentication.SimpleUser
 export type UnauthenticatedUser = fastifyAuthentication.UnauthenticatedUser
 export type AuthenticationError = fastifyAuthentication.AuthenticationError
+export type MemoryStore = fastifyAuthentication.MemoryStore
 // Re-exported from where they are declared, so that apps can augment AuthenticationTypes.
 export type { AuthenticationTypes, AuthenticatedUser, Scope } from './model/types.js'
 export type { AuthenticationBackend, AuthenticationResult } from './backends/contract.js'
 export type { AuthenticationOptions } from './options.js'
 export type { RequiresOptions, RouteRequires } from './routes/guard.js'
 export type { ScopeMatch } from './model/scopes.js'
+export type { AuthenticationStore, MemoryStoreOptions, StoreCount } from './store.js'
+export type { LockoutOptions } from './request/lockout.js'

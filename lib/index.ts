@@ -8,6 +8,8 @@ import { registerAuthentication } from './plugin'
 import * as guards from './routes/guard'
 import * as requiresHook from './routes/requires'
 import * as scopes from './model/scopes'
+import * as store from './store'
+import * as lockout from './request/lockout'
 import * as types from './model/types'
 import * as users from './model/users'
 // Watches the apps created from now on: see lib/routes/watch.ts.
@@ -56,6 +58,11 @@ namespace fastifyAuthentication {
   export import RequiresOptions = guards.RequiresOptions
   export import RouteRequires = guards.RouteRequires
   export import ScopeMatch = scopes.ScopeMatch
+  export import MemoryStore = store.MemoryStore
+  export import MemoryStoreOptions = store.MemoryStoreOptions
+  export import AuthenticationStore = store.AuthenticationStore
+  export import StoreCount = store.StoreCount
+  export import LockoutOptions = lockout.LockoutOptions
 }
 // Types the two properties set just below.
 declare namespace fastifyAuthentication {

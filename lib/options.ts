@@ -2,6 +2,8 @@ import type { AuthenticationBackend } from './backends/contract'
 import { Deadlines } from './request/deadlines'
 import { isHeaderValue } from './model/errors'
 import type { Registration } from './registration'
+import { checkLockout, Lockout, type LockoutOptions } from './request/lockout'
+import { isStore, MemoryStore, type AuthenticationStore } from './store'
 import type { OnError } from './request/on-error'
 import { originCheck, type OriginsOption } from './websocket/origins'
 
@@ -22,10 +24,23 @@ export interface AuthenticationOptions {
    * origins. A browser's handshake from another origin is refused with 403 before any backend runs.
    */
   origins?: OriginsOption
+  /**
+   * Failed logins limited: once a client IP (`request.ip`), or an identity a backend names (Basic's
+   * user-id), has had `max` rejected credentials within `windowMs`, its requests are refused with
+   * 429 and `Retry-After` before any backend runs, until the window ends. `true` takes the
+   * defaults, `{ max: 10, windowMs: 900000 }` (15 minutes). Off unless given.
+   */
+  lockout?: boolean | LockoutOptions
+  /**
+   * Where state shared between requests lives (the lockout's counts): a `MemoryStore` of this
+   * registration unless given, or `redisStore(client)` from `fastify-authentication/redis`, which
+   * instances share.
+   */
+  store?: AuthenticationStore
 }
 
 // Fastify's own register options reach the plugin too; they are not typos.
-const optionNames = new Set(['backend', 'onError', 'challenge', 'timeout', 'origins', 'prefix', 'logLevel', 'logSerializers'])
+const optionNames = new Set(['backend', 'onError', 'challenge', 'timeout', 'origins', 'lockout', 'store', 'prefix', 'logLevel', 'logSerializers'])
 
 /** Checks the options at registration, naming the one that is wrong, and turns them into a registration. */
 export function checkOptions (options: AuthenticationOptions): Registration {
@@ -34,10 +49,10 @@ export function checkOptions (options: AuthenticationOptions): Registration {
   }
   for (const name of Object.keys(options)) {
     if (!optionNames.has(name)) {
-      throw new TypeError(`fastify-authentication: unknown option "${name}"; the options are backend, onError, challenge, timeout and origins`)
+      throw new TypeError(`fastify-authentication: unknown option "${name}"; the options are backend, onError, challenge, timeout, origins, lockout and store`)
     }
   }
-  const { backend, onError, challenge, timeout, origins } = options
+  const { backend, onError, challenge, timeout, origins, store } = options
   const backends = Array.isArray(backend) ? [...backend] : [backend]
   if (backends.length === 0 || !backends.every((candidate) => typeof candidate?.authenticate === 'function')) {
     throw new TypeError('fastify-authentication: the backend option must be an object with an authenticate(request) method, or a non-empty array of them')
@@ -51,6 +66,10 @@ export function checkOptions (options: AuthenticationOptions): Registration {
   if (timeout !== undefined && (!Number.isInteger(timeout) || timeout <= 0 || timeout > 2 ** 31 - 1)) {
     throw new RangeError('fastify-authentication: the timeout option must be a whole number of milliseconds greater than 0')
   }
+  if (store !== undefined && !isStore(store)) {
+    throw new TypeError('fastify-authentication: the store option must have increment(key, windowMs) and get(key) methods, like redisStore(client) from fastify-authentication/redis')
+  }
+  const lockout = checkLockout(options.lockout)
   for (const { challenge } of backends) {
     if (challenge !== undefined && !isHeaderValue(challenge)) {
       throw new TypeError('fastify-authentication: a backend\'s challenge must be a WWW-Authenticate value like \'Bearer realm="api"\'')
@@ -63,6 +82,7 @@ export function checkOptions (options: AuthenticationOptions): Registration {
     deadlines: timeout === undefined ? undefined : new Deadlines(timeout),
     allowsOrigin: originCheck(origins),
     // One challenge is one header; several are one WWW-Authenticate line each (RFC 9110 §11.6.1).
-    challenges: challenges.length <= 1 ? challenges[0] : challenges
+    challenges: challenges.length <= 1 ? challenges[0] : challenges,
+    lockout: lockout === undefined ? undefined : new Lockout(lockout, store ?? new MemoryStore(), backends)
   }
 }

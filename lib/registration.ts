@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { AuthenticationBackend } from './backends/contract'
 import type { Deadlines } from './request/deadlines'
+import type { Lockout } from './request/lockout'
 import type { OnError } from './request/on-error'
 import type { OriginCheck } from './websocket/origins'
 
@@ -14,6 +15,8 @@ export interface Registration {
   readonly allowsOrigin: OriginCheck
   /** Every challenge a guard's 401 carries: the backends' and the `challenge` option's, each once. */
   readonly challenges: string | string[] | undefined
+  /** The lockout option's counts of rejected credentials, when it is set. */
+  readonly lockout: Lockout | undefined
 }
 
 const kRegistration = Symbol('fastify-authentication.registration')

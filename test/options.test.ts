@@ -20,7 +20,7 @@ t.test('bad options fail at registration, naming the option', async (t) => {
     [{ backend, timeout: '100' }, /the timeout option/],
     [{ backend, timeout: 2 ** 31 }, /the timeout option/],
     [{ backend: { authenticate: () => null, challenge: 'Bearer\nX: 1' } }, /a backend's challenge must be a WWW-Authenticate value/],
-    [{ backend, backends: [backend] }, /unknown option "backends"; the options are backend, onError, challenge, timeout and origins/]
+    [{ backend, backends: [backend] }, /unknown option "backends"; the options are backend, onError, challenge, timeout, origins, lockout and store/]
   ]
   for (const [options, message] of bad) {
     const app = Fastify()

@@ -1,10 +1,7 @@
 // WebSocket tickets shared through Redis, as several server processes share them: a real
 // redis-server on a free port, two Fastify instances each with its own connection and backend.
 // No skipping: without redis-server this test fails, saying how to install it (CI installs it).
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { request as httpRequest } from 'node:http'
-import { createServer, type AddressInfo } from 'node:net'
 import { text } from 'node:stream/consumers'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
@@ -15,6 +12,7 @@ import WebSocket from 'ws'
 import authentication from '../lib/index'
 import { TicketUser, webSocketTickets, type TicketStore, type WebSocketTicketsOptions } from '../lib/backends/tickets'
 import { listen } from './helpers'
+import { startRedis } from './redis-server'
 import { tokens } from './ticket-caller'
 
 const SITE = 'https://app.example'
@@ -40,44 +38,6 @@ function redisStore (redis: Redis): TicketStore {
       redis.eval(SET_TICKET, 2, `ws-ticket:${id}`, `ws-tickets-of:${identity}`, value, ttlMs, Date.now(), maxPerIdentity),
     take: (id) => redis.getdel(`ws-ticket:${id}`) // GETDEL: Redis 6.2+
   }
-}
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  server.close()
-  await once(server, 'close')
-  return port
-}
-
-/** Starts `redis-server` on a free port, stopped when `t` ends; resolves with the port once it accepts connections. */
-async function startRedis (t: Test): Promise<number> {
-  const port = await freePort()
-  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  const exited = once(server, 'exit')
-  t.teardown(async () => {
-    // Never spawned (ENOENT) or already gone: nothing to stop.
-    if (server.pid === undefined || server.exitCode !== null || server.signalCode !== null) return
-    server.kill()
-    await exited
-  })
-  let output = ''
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      reject(error.code === 'ENOENT'
-        ? new Error('redis-server is not installed, and this test runs the Redis ticket store against a real one: install it (apt-get install -y redis-server, or brew install redis); CI installs it')
-        : error)
-    })
-    server.stdout.setEncoding('utf8')
-    server.stdout.on('data', (chunk: string) => {
-      output += chunk
-      if (output.includes('Ready to accept connections')) resolve()
-    })
-    server.once('exit', (code) => { reject(new Error(`redis-server exited (${code}) before it was ready:\n${output}`)) })
-  })
-  return port
 }
 
 interface Instance { http: string, ws: string, redis: Redis }

@@ -46,6 +46,10 @@ export function basic (options: BasicOptions): AuthenticationBackend {
       const pair = decode(credentials)
       if (pair === undefined) throw malformed
       return admitted(verify(pair.username, pair.password, request), unknown)
+    },
+    claimedIdentity (request) {
+      const credentials = credentialsOf(request, 'basic')
+      return credentials === undefined ? undefined : decode(credentials)?.username
     }
   }
 }

@@ -50,6 +50,12 @@ export interface AuthenticationBackend {
    * backends that read the same credential: a rejected credential refuses the request.
    */
   readonly credential?: string
+  /**
+   * The identity the request's credentials name, before they are verified (Basic's user-id), or
+   * `undefined`: the `lockout` option counts rejected credentials against it as well as against
+   * the client's IP, and refuses a locked-out identity before any backend runs.
+   */
+  claimedIdentity?: (request: FastifyRequest) => string | undefined
 }
 
 export function isThenable<T> (value: T | PromiseLike<T>): value is PromiseLike<T> {

@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fast
 import { isThenable, type AuthenticationResult } from '../backends/contract'
 import { AuthCredentials } from '../model/credentials'
 import { UnauthenticatedUser } from '../model/users'
+import type { Registration } from '../registration'
 import { planOf, type RoutePlan } from '../routes/plan'
 import { closeWhenExpired } from '../websocket/expiry'
 import { closeAfterAnswer, isWebSocketRequest } from '../websocket/handshake'
@@ -9,6 +10,7 @@ import { answer } from './answer'
 import { runBackends } from './chain'
 import { decide, failureOf } from './decision'
 import { publishAuthenticated } from './events'
+import { kLockedOut } from './lockout'
 import { FOREIGN_ORIGIN, kFailure, kPlan, type Failure } from './state'
 
 // The per-request path, in two root hooks that every route of the app meets:
@@ -32,23 +34,41 @@ export function authenticate (request: FastifyRequest, reply: FastifyReply, done
   // A route no registration covers: `decide` refuses it if it is guarded.
   if (registration === undefined) return done()
   if (handshake && !registration.allowsOrigin(request)) return keep(FOREIGN_ORIGIN, request, done)
+  if (!plan.authenticate) return admit(null, request, done)
+  const { lockout } = registration
+  if (lockout === undefined) return identify(registration, request, reply, done)
+  // A locked-out caller is refused before any backend runs.
+  lockout.check(request).then(
+    (lockedFor) => {
+      if (lockedFor === undefined) return identify(registration, request, reply, done)
+      request[kLockedOut] = lockedFor
+      done()
+    },
+    (error) => keep(failureOf(error), request, done)
+  ).then(undefined, escaped(reply, done))
+}
+
+/** Runs the registration's backends, and admits the caller they recognise or keeps what they found wrong. */
+function identify (registration: Registration, request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
   let caller: AuthenticationResult | null | Promise<AuthenticationResult | null>
   try {
-    caller = plan.authenticate ? runBackends(registration.backends, request, registration.deadlines) : null
+    caller = runBackends(registration.backends, request, registration.deadlines)
   } catch (error) {
-    return keep(failureOf(error), request, done)
+    return refuse(failureOf(error), registration, request, done)
   }
   if (!isThenable(caller)) return admit(caller, request, done)
   caller.then(
     (settled) => admit(settled, request, done),
-    (error) => keep(failureOf(error), request, done)
-  /* c8 ignore start -- Fastify 5 catches what the hooks, handler and reply that follow done() throw; this is for what may still escape */
-  ).then(undefined, (error) => {
-    // Nothing that throws after the first await may become an unhandled rejection.
-    if (!reply.sent) done(failureOf(error))
-  })
-  /* c8 ignore stop */
+    (error) => refuse(failureOf(error), registration, request, done)
+  ).then(undefined, escaped(reply, done))
 }
+
+/* c8 ignore start -- Fastify 5 catches what the hooks, handler and reply that follow done() throw; this is for what may still escape */
+function escaped (reply: FastifyReply, done: HookHandlerDoneFunction): (error: unknown) => void {
+  // Nothing that throws after the first await may become an unhandled rejection.
+  return (error) => { if (!reply.sent) done(failureOf(error)) }
+}
+/* c8 ignore stop */
 
 /**
  * The root `preParsing` hook: the decision on what `authenticate` found and on the route's
@@ -78,6 +98,13 @@ function admit (caller: AuthenticationResult | null, request: FastifyRequest, do
     if (expiresAt !== undefined && isWebSocketRequest(request)) closeWhenExpired(request, expiresAt)
   }
   done()
+}
+
+/** Keeps what the chain found wrong, once the lockout, if any, has counted it. */
+function refuse (failure: Error, { lockout }: Registration, request: FastifyRequest, done: HookHandlerDoneFunction): void {
+  if (lockout === undefined) return keep(failure, request, done)
+  // Counted before the answer, so that the caller's next request, on any instance, finds the count.
+  lockout.count(failure, request).then(() => keep(failure, request, done))
 }
 
 function keep (failure: Failure, request: FastifyRequest, done: HookHandlerDoneFunction): void {

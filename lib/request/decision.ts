@@ -8,6 +8,7 @@ import type { Guard } from '../routes/guard'
 import type { RoutePlan } from '../routes/plan'
 import { isWebSocketRequest } from '../websocket/handshake'
 import type { RefusalReason } from './events'
+import { kLockedOut } from './lockout'
 import { safeNext } from './redirect'
 import { FOREIGN_ORIGIN, kFailure, kRecognisedBy } from './state'
 
@@ -40,6 +41,14 @@ const TEXT_TYPE = 'text/plain; charset=utf-8'
 const HANDSHAKE_BODY = errorBody(403, 'Forbidden')
 const FOREIGN_ORIGIN_REFUSAL: Refusal = handshakeRefusal('origin')
 const REJECTED_HANDSHAKE: Refusal = handshakeRefusal('invalid-credentials')
+const LOCKED_OUT_HANDSHAKE: Refusal = handshakeRefusal('locked-out')
+const LOCKED_OUT_BODY = JSON.stringify({
+  statusCode: 429,
+  code: 'FST_AUTHENTICATION_LOCKED_OUT',
+  error: STATUS_CODES[429],
+  message: 'Too many rejected credentials: try again once Retry-After has passed',
+  reason: 'locked-out'
+})
 // The guards' bodies, serialized once by status: a refusal costs no JSON.stringify.
 const guardBodies: Array<string | undefined> = []
 
@@ -47,6 +56,8 @@ const guardBodies: Array<string | undefined> = []
 export function decide (request: FastifyRequest, plan: RoutePlan): Refusal | null {
   const { registration, guards } = plan
   if (registration === undefined) return guards.length === 0 ? null : notCovered()
+  const lockedFor = request[kLockedOut]
+  if (lockedFor !== undefined) return lockedOut(lockedFor, request)
   const failure = request[kFailure]
   if (failure === undefined) return decideGuards(guards, registration, request)
   if (failure === FOREIGN_ORIGIN) return FOREIGN_ORIGIN_REFUSAL
@@ -93,6 +104,15 @@ function missingScopes (guard: Guard, { challenges }: Registration, request: Fas
     // RFC 6750 §3.1: the recognising backend names the scopes the caller lacks.
     : statusCode === 403 ? recognisedBy?.insufficientScope?.(required) : undefined
   return { reason: 'missing-scopes', statusCode, challenge, contentType: JSON_TYPE, body: guardBody(statusCode), required }
+}
+
+/**
+ * A caller the lockout option locked out: 429 with the seconds left of its lock (RFC 6585 §4),
+ * sent as it is, never to `onError`: no backend judged its credentials.
+ */
+function lockedOut (retryAfter: number, request: FastifyRequest): Refusal {
+  if (isWebSocketRequest(request)) return LOCKED_OUT_HANDSHAKE
+  return { reason: 'locked-out', statusCode: 429, retryAfter, contentType: JSON_TYPE, body: LOCKED_OUT_BODY }
 }
 
 function notCovered (): Refusal {

@@ -3,7 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Scope } from '../model/types'
 
 /** Why the plugin refused a request, as published on `fastify-authentication:refused`. */
-export type RefusalReason = 'missing-scopes' | 'invalid-credentials' | 'backend-error' | 'timeout' | 'origin' | 'not-covered'
+export type RefusalReason = 'missing-scopes' | 'invalid-credentials' | 'backend-error' | 'timeout' | 'origin' | 'not-covered' | 'locked-out'
 
 export interface RefusedMessage {
   request: FastifyRequest
