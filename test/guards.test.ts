@@ -1,6 +1,6 @@
 // The guards' answers to a caller without the scopes (issue 23): who is sent to log in, who gets
 // 403, and what the challenge of a match: 'any' guard says.
-import t from 'tap'
+import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import authentication, { AuthCredentials, SimpleUser, requires } from '../lib/index'
 import { bearer } from '../lib/backends/bearer'
@@ -12,7 +12,7 @@ const tokens = {
 }
 const as = (token?: string): RequestInit => ({ redirect: 'manual', headers: token === undefined ? {} : { authorization: `Bearer ${token}` } })
 
-async function server (t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+async function server (t: Test) {
   const app = Fastify()
   await app.register(authentication, { backend: bearer({ tokens, realm: 'api' }) })
   app.get('/admin', { config: { requires: { scopes: 'admin', redirect: '/login' } } }, async () => 'admin page')
