@@ -42,6 +42,7 @@ export function bearer (options: BearerOptions): AuthenticationBackend {
     credential: 'authorization:bearer',
     challenge: challenges.anonymous,
     insufficientScope: challenges.insufficientScope,
+    refusalStatuses: [400, 401],
     securityScheme: { name: 'bearer', definition: { type: 'http', scheme: 'bearer' } },
     authenticate (request) {
       const token = credentialsOf(request, 'bearer')

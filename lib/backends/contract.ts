@@ -35,6 +35,11 @@ export interface AuthenticationBackend {
    */
   insufficientScope?: (scopes: readonly Scope[], match: ScopeMatch) => string
   /**
+   * The statuses of the `AuthenticationError`s this backend throws, like `[400, 401]`: OpenAPI
+   * documents them on the routes it guards (`fastify-authentication/openapi`).
+   */
+  readonly refusalStatuses?: readonly number[]
+  /**
    * Runs once when the plugin is registered, in the scope it is registered in: the place to
    * check for a plugin this backend needs, or load a peer dependency. A throw fails startup.
    */
