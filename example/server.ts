@@ -31,7 +31,7 @@ async function main (): Promise<void> {
   // Each comment starts with the status the app answers: test/example.test.ts checks them all.
   const commands: Array<[string, string]> = [
     [`curl -i ${address}/`, '200 public: anonymous, no scopes'],
-    [`curl -i ${address}/api/me`, '401 WWW-Authenticate: Bearer realm="example"'],
+    [`curl -i ${address}/api/me`, '401 WWW-Authenticate: Cookie, Bearer realm="example"'],
     [`curl -i ${alice} ${address}/api/me`, '200 {"user":"alice"}'],
     [`curl -i -H 'Authorization: Bearer nope' ${address}/api/me`, '401 Bearer realm="example", error="invalid_token"'],
     [`curl -i ${alice} ${address}/api/admin`, '403 Bearer realm="example", error="insufficient_scope", scope="admin"'],

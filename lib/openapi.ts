@@ -30,12 +30,28 @@ interface Scheme { key: string, type: unknown }
 const SCOPED_IN_3_0 = new Set(['oauth2', 'openIdConnect'])
 // What @fastify/swagger documents for a route without response schemas; `type: 'null'` leaves the content out.
 const DEFAULT_RESPONSE = { type: 'null', description: 'Default Response' }
-// The body of a refusal: Fastify's error shape.
+// The body of a refusal: Fastify's error shape, plus the reason code.
 const ERROR_BODY = {
   type: 'object',
-  required: ['statusCode', 'error', 'message'],
-  properties: { statusCode: { type: 'integer' }, error: { type: 'string' }, message: { type: 'string' } }
+  required: ['statusCode', 'code', 'error', 'message', 'reason'],
+  properties: {
+    statusCode: { type: 'integer' },
+    code: { type: 'string', description: 'FST_AUTHENTICATION_ and the reason in upper snake case' },
+    error: { type: 'string' },
+    message: { type: 'string' },
+    reason: { type: 'string', description: 'Why the request was refused, like missing-scopes or expired' }
+  }
 }
+// What each status of a refusal means; a status a guard chose is a missing scope.
+const DESCRIPTIONS: Record<number, string> = {
+  400: 'Malformed credentials',
+  401: 'Authentication required: no credentials, or rejected ones',
+  403: 'Missing required scope',
+  429: 'Too many rejected credentials from this client: try again after Retry-After',
+  503: 'Authentication is unavailable right now: try again after Retry-After'
+}
+const WWW_AUTHENTICATE = { type: 'string', description: 'The challenges (RFC 9110 §11.6.1), one header line each' }
+const RETRY_AFTER = { type: 'integer', description: 'Seconds to wait before trying again (RFC 9110 §10.2.3)' }
 
 // Each document's key for each backend, in components.securitySchemes: one per backend, kept for the whole document.
 const keysByDocument = new WeakMap<object, Map<AuthenticationBackend, string>>()
@@ -93,7 +109,7 @@ function documented (schema: FastifySchema | undefined, route: RouteOptions, doc
   return {
     ...schema,
     security: schema?.security ?? (authenticate ? requirements(guards, schemes, scopesEverywhere) : []),
-    ...(guards.length === 0 ? {} : { response: { ...refusals(guards, registration), ...(schema?.response ?? { 200: DEFAULT_RESPONSE }) } })
+    ...(guards.length === 0 ? {} : { response: { ...refusals(guards, registration, authenticate), ...(schema?.response ?? { 200: DEFAULT_RESPONSE }) } })
   }
 }
 
@@ -173,18 +189,35 @@ function scopeSets (guards: readonly Guard[]): Scope[][] {
 }
 
 /**
- * What the guards answer a caller without the scopes, by status (the first guard's word for a
- * status wins): 303 to the redirect; the status a guard chose; or 401 for an anonymous caller
- * when a challenge is known, and 403.
+ * Every refusal the route can answer, by status, as `decide` makes them (the first guard's word
+ * for a status wins). An anonymous caller without the scopes: 303 to the redirect, the guard's
+ * status, or 401 when a challenge is known, else 403. A recognised one: the guard's status, or
+ * 403 with the backend's insufficient_scope challenge. When the route authenticates, also what
+ * the backends refuse credentials with (their `refusalStatuses`), 503 for the timeout option,
+ * and 429 for the lockout option.
  */
-function refusals (guards: readonly Guard[], { challenges }: Registration): Record<string, unknown> {
+function refusals (guards: readonly Guard[], registration: Registration, authenticate: boolean): Record<string, unknown> {
+  const { backends, challenges, deadlines } = registration
+  const statuses = new Set<number>()
   const responses: Record<string, unknown> = {}
   for (const { statusCode, redirect } of guards) {
-    const answers = redirect !== undefined
-      ? [[303, seeOther(redirect)] as const]
-      : (statusCode !== undefined ? [statusCode] : challenges === undefined ? [403] : [401, 403])
-          .map((status) => [status, refused(status, challenges !== undefined)] as const)
-    for (const [status, response] of answers) responses[status] ??= response
+    if (redirect !== undefined) responses[303] ??= seeOther(redirect)
+    else statuses.add(statusCode ?? (challenges === undefined ? 403 : 401))
+    if (authenticate) statuses.add(statusCode ?? 403)
+  }
+  if (authenticate) {
+    for (const backend of backends) for (const status of backend.refusalStatuses ?? []) statuses.add(status)
+    if (deadlines !== undefined) statuses.add(503)
+    if (registration.lockout !== undefined) statuses.add(429)
+  }
+  const scopeChallenge = authenticate && backends.some((backend) => backend.insufficientScope !== undefined)
+  for (const status of [...statuses].sort((a, b) => a - b)) {
+    const headers = status === 429 || status === 503
+      ? { 'Retry-After': RETRY_AFTER }
+      : (status === 401 && challenges !== undefined) || status === 400 || (status === 403 && scopeChallenge)
+          ? { 'WWW-Authenticate': WWW_AUTHENTICATE }
+          : undefined
+    responses[status] = refused(DESCRIPTIONS[status] ?? DESCRIPTIONS[403], headers)
   }
   return responses
 }
@@ -192,15 +225,15 @@ function refusals (guards: readonly Guard[], { challenges }: Registration): Reco
 function seeOther ({ before, after }: NonNullable<Guard['redirect']>): unknown {
   return {
     ...DEFAULT_RESPONSE,
-    description: 'See Other: the caller lacks the required scopes and is sent to log in',
+    description: 'See Other: an anonymous caller without the required scopes is sent to log in',
     headers: { Location: { type: 'string', description: `${before}{this request's path and query, URL-encoded}${after}` } }
   }
 }
 
-function refused (status: number, challenged: boolean): unknown {
+function refused (description: string, headers: Record<string, unknown> | undefined): unknown {
   return {
-    description: status === 401 ? 'Authentication required' : 'Missing required scope',
-    ...(status === 401 && challenged ? { headers: { 'WWW-Authenticate': { type: 'string', description: 'A challenge of each backend, one header each' } } } : {}),
+    description,
+    ...(headers === undefined ? {} : { headers }),
     content: { 'application/json': { schema: ERROR_BODY } }
   }
 }

@@ -21,7 +21,7 @@ export interface AuthenticationOptions {
   timeout?: number
   /**
    * Which pages may open a WebSocket: `'same-origin'` (default), `'*'` (no check), or a list of
-   * origins. A browser's handshake from another origin is refused with 403 before any backend runs.
+   * origins, which may name `'same-origin'` too. A browser's handshake from another origin is refused with 403 before any backend runs.
    */
   origins?: OriginsOption
   /**

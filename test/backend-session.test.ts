@@ -152,6 +152,7 @@ async function serve (t: Test, plugin: Plugin, {
   app.get('/id', async (request) => sessionOn(request).sessionId ?? '')
   app.get('/account', { config: { requires: { scopes: 'authenticated', redirect: '/login' } } }, async (request) => `account of ${request.user.displayName}`)
   app.get('/admin', { config: { requires: 'admin' } }, async () => 'admin page')
+  app.get('/admin-page', { config: { requires: { scopes: 'admin', redirect: '/login' } } }, async () => 'admin page')
   app.get('/live', { websocket: true, config: { requires: 'authenticated' } }, (socket, request) => {
     socket.send(`hello ${request.user.displayName}`)
   })
@@ -182,7 +183,7 @@ t.test('options are checked when session() is called, naming the option', async 
   }
   const backend = session({ load, key: 'my-app.user', cookieName: 'sid' })
   t.equal(typeof backend.authenticate, 'function', 'a key that is not one of those names is accepted')
-  t.equal(backend.challenge, undefined, 'no challenge: a browser form, not WWW-Authenticate')
+  t.equal(backend.challenge, 'Cookie', 'a challenge no browser prompts for: a 401 must carry one (RFC 9110 §15.5.2)')
   t.equal(backend.insufficientScope, undefined)
 })
 
@@ -261,7 +262,7 @@ t.test('a request.session that nothing fills fails every request with a 500 that
 
 for (const plugin of plugins) {
   t.test(`${plugin.name}`, async (t) => {
-    t.test('no login data: anonymous, and load is not called; a guarded page redirects, an admin route answers 403 without a challenge', async (t) => {
+    t.test('no login data: anonymous, and load is not called; a guarded page redirects, an admin route asks to log in with 401 Cookie', async (t) => {
       const { http, calls } = await serve(t, plugin)
       const browser = new Browser(http)
       t.same(await browser.whoami(), anonymous)
@@ -273,8 +274,9 @@ for (const plugin of plugins) {
       t.equal(page.status, 303)
       t.equal(page.headers.get('location'), '/login?next=%2Faccount%3Ftab%3D2')
       const admin = await browser.fetch('/admin')
-      t.equal(admin.status, 403)
-      t.equal(admin.headers.get('www-authenticate'), null)
+      t.equal(admin.status, 401, 'an anonymous caller is asked to log in, not told it lacks a scope')
+      t.equal(admin.headers.get('www-authenticate'), 'Cookie')
+      t.equal((await browser.fetch('/admin-page')).status, 303, 'an anonymous caller is sent to log in')
       t.same(calls, [])
     })
 
@@ -288,7 +290,11 @@ for (const plugin of plugins) {
         t.same(await browser.whoami(), { user: 'alice', scopes: ['read', 'authenticated'] })
         t.equal(await (await browser.fetch('/account')).text(), 'account of alice')
         t.equal((await browser.fetch('/admin')).status, 403, 'recognised, without the scope')
-        t.same(calls, [{ data: { user: 'alice' }, url: '/' }, { data: { user: 'alice' }, url: '/account' }, { data: { user: 'alice' }, url: '/admin' }],
+        const page = await browser.fetch('/admin-page')
+        t.equal(page.status, 403, 'a logged-in caller without the scope is not sent to log in again')
+        t.equal(page.headers.get('location'), null)
+        t.equal(page.headers.get('www-authenticate'), null, 'a session has no insufficient_scope challenge')
+        t.same(calls, [{ data: { user: 'alice' }, url: '/' }, { data: { user: 'alice' }, url: '/account' }, { data: { user: 'alice' }, url: '/admin' }, { data: { user: 'alice' }, url: '/admin-page' }],
           'load gets the data login stored, and the request')
 
         await browser.post('/login', { user: 'root' })
@@ -485,7 +491,7 @@ for (const plugin of plugins) {
       })
       const { http } = await listen(app, t)
       const browser = new Browser(http)
-      t.equal((await browser.fetch('/page')).status, 403)
+      t.equal((await browser.fetch('/page')).status, 401)
       await browser.post('/login')
       t.equal(await (await browser.fetch('/page')).text(), 'page for alice')
       t.equal((await browser.fetch('/api')).status, 401, 'the session cookie means nothing to the API')

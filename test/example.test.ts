@@ -120,7 +120,9 @@ t.test('every command the example app prints gets the answer its comment says', 
   t.equal(malformed.headers.get('www-authenticate'), 'Bearer realm="example", error="invalid_request"')
   t.same(await (await fetch(http + '/', { headers: alice })).json(), { authenticated: true, user: 'alice', scopes: ['authenticated'] })
   const redirected = await fetch(http + '/admin', { redirect: 'manual', headers: alice })
-  t.equal(redirected.status, 303, 'a known caller without the scope is redirected too')
+  t.equal(redirected.status, 403, 'a known caller without the scope is refused, not sent to log in again')
+  t.equal(redirected.headers.get('www-authenticate'), 'Bearer realm="example", error="insufficient_scope", scope="admin"')
+  t.equal((await fetch(http + '/admin', { redirect: 'manual' })).status, 303, 'an anonymous caller is sent to log in')
   t.match(await (await fetch(http + '/admin')).text(), /Then go back to \/admin/)
   t.match(await (await fetch(http + '/login')).text(), /Then go back to \/demo\.</)
   t.match(await handshake(ws + '/ws', { authorization: 'Bearer nope' }), { opened: false, status: 403 }, 'an unknown token: 403 too')
@@ -166,7 +168,7 @@ t.test('every command the example app prints gets the answer its comment says', 
 
   const anonymousTicket = await fetch(http + '/ws-ticket', { method: 'POST' })
   t.equal(anonymousTicket.status, 401, 'no ticket for an anonymous caller')
-  t.equal(anonymousTicket.headers.get('www-authenticate'), 'Bearer realm="example"')
+  t.equal(anonymousTicket.headers.get('www-authenticate'), 'Cookie, Bearer realm="example"', 'log in with the session or a token')
   for (const headers of [{ cookie }, { authorization: 'Bearer alice-token' }] as Array<Record<string, string>>) {
     const { ticket } = await (await fetch(http + '/ws-ticket', { method: 'POST', headers })).json() as { ticket: string }
     t.match(ticket, /^[\w-]{43}$/, `a ticket for ${Object.keys(headers)[0]}`)

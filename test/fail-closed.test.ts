@@ -323,7 +323,7 @@ t.test('rule 8: a caller without the scopes never makes the server read, parse o
     ['application/x-custom', 'data']
   ]
   for (const path of ['/pre-handler', '/pre-validation', '/config', '/redirect']) {
-    const expected = path === '/redirect' ? [303, 303] : [401, 403]
+    const expected = path === '/redirect' ? [303, 403] : [401, 403]
     for (const [type, body] of bodies) {
       for (const [who, headers] of [['anonymous', {}], ['alice', { 'x-user': 'alice' }]] as const) {
         const response = await fetch(http + path, { method: 'POST', redirect: 'manual', headers: { 'content-type': type, ...headers }, body })

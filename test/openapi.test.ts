@@ -191,44 +191,46 @@ t.test('guarded routes document their refusals, and keep the responses they decl
   t.teardown(() => app.close())
   const document = app.swagger() as unknown as Document
   const { paths } = document
-  t.same(responseCodes(document, '/string'), ['200', '401', '403'], 'no response schema: the default 200 stays')
+  t.same(responseCodes(document, '/string'), ['200', '400', '401', '403'], 'no response schema: the default 200 stays; bearer answers 400 too')
   t.same(paths['/string'].get.responses['200'], { description: 'Default Response' })
-  t.same(paths['/string'].get.responses['401'], {
-    description: 'Authentication required',
-    headers: { 'WWW-Authenticate': { schema: { type: 'string' }, description: 'A challenge of each backend, one header each' } },
-    content: {
-      'application/json': {
-        schema: {
-          type: 'object',
-          required: ['statusCode', 'error', 'message'],
-          properties: { statusCode: { type: 'integer' }, error: { type: 'string' }, message: { type: 'string' } }
-        }
-      }
+  const errorBody = {
+    type: 'object',
+    required: ['statusCode', 'code', 'error', 'message', 'reason'],
+    properties: {
+      statusCode: { type: 'integer' },
+      code: { type: 'string', description: 'FST_AUTHENTICATION_ and the reason in upper snake case' },
+      error: { type: 'string' },
+      message: { type: 'string' },
+      reason: { type: 'string', description: 'Why the request was refused, like missing-scopes or expired' }
     }
+  }
+  t.same(paths['/string'].get.responses['401'], {
+    description: 'Authentication required: no credentials, or rejected ones',
+    headers: { 'WWW-Authenticate': { schema: { type: 'string' }, description: 'The challenges (RFC 9110 §11.6.1), one header line each' } },
+    content: { 'application/json': { schema: errorBody } }
   })
   t.equal(paths['/string'].get.responses['403'].description, 'Missing required scope')
-  t.notOk(paths['/string'].get.responses['403'].headers)
-  t.same(responseCodes(document, '/any'), ['200', '404'], 'the status the guard chose')
-  t.same(responseCodes(document, '/on-request'), ['200', '401'])
+  t.ok(paths['/string'].get.responses['403'].headers?.['WWW-Authenticate' as never], 'bearer\'s insufficient_scope challenge')
+  t.same(responseCodes(document, '/any'), ['200', '400', '401', '404'], 'the status the guard chose, and the backends\' rejections')
+  t.same(responseCodes(document, '/on-request'), ['200', '400', '401'])
   t.ok(paths['/on-request'].get.responses['401'].headers, 'a 401 carries the challenges')
-  t.same(responseCodes(document, '/several'), ['200', '401', '403'])
-  t.same(paths['/redirect'].get.responses, {
-    200: { description: 'Default Response' },
-    303: {
-      description: 'See Other: the caller lacks the required scopes and is sent to log in',
-      headers: { Location: { schema: { type: 'string' }, description: '/login?next={this request\'s path and query, URL-encoded}#form' } }
-    }
+  t.same(responseCodes(document, '/several'), ['200', '400', '401', '403'])
+  t.same(responseCodes(document, '/redirect'), ['200', '303', '400', '401', '403'], 'a logged-in caller without the scope gets 403')
+  t.same(paths['/redirect'].get.responses['303'], {
+    description: 'See Other: an anonymous caller without the required scopes is sent to log in',
+    headers: { Location: { schema: { type: 'string' }, description: '/login?next={this request\'s path and query, URL-encoded}#form' } }
   })
   t.same(responseCodes(document, '/health'), ['200'], 'authenticate: false and no guard: no refusal')
   t.same(responseCodes(document, '/open'), ['200'])
   t.same(paths['/own'].get.responses['200'].content, { 'application/json': { schema: { type: 'string' } } })
   t.equal(paths['/own'].get.responses['401'].description, 'Its own 401', 'a declared response is never replaced')
   t.equal(paths['/own'].get.responses['403'].description, 'Missing required scope')
-  t.same(responseCodes(document, '/body', 'post'), ['200', '401', '403'])
-  t.same(responseCodes(document, '/custom/guarded'), ['200', '403'], 'no challenge is known there: 403 only')
-  t.same(responseCodes(document, '/pages/home'), ['200', '303'])
-  t.same(responseCodes(document, '/staff/list'), ['200', '401', '403'], 'a guard its scope added')
-  t.same(responseCodes(document, '/staff/payroll'), ['200', '401', '403', '404'], 'its scopes\' guards and its own')
+  t.same(responseCodes(document, '/body', 'post'), ['200', '400', '401', '403'])
+  t.same(responseCodes(document, '/custom/guarded'), ['200', '403'], 'no challenge is known there, and no rejection declared: 403 only')
+  t.notOk(paths['/custom/guarded'].get.responses['403'].headers, 'no backend there names missing scopes')
+  t.same(responseCodes(document, '/pages/home'), ['200', '303', '403'], 'a session never rejects credentials')
+  t.same(responseCodes(document, '/staff/list'), ['200', '400', '401', '403'], 'a guard its scope added')
+  t.same(responseCodes(document, '/staff/payroll'), ['200', '400', '401', '403', '404'], 'its scopes\' guards and its own')
   t.same(paths['/pre-handler'].get.parameters?.map(({ name }) => name), ['x-trace'],
     '@fastify/swagger leaves out the header an api-key scheme of the route names')
 })

@@ -74,6 +74,24 @@ t.test('a list of origins allows exactly those', async (t) => {
   t.equal(await status(ws + '/ws', 'http://app.example'), 403)
 })
 
+t.test('a list may name \'same-origin\': the page\'s own origin, scheme, host and port compared, and the listed ones', async (t) => {
+  const { ws, host, calls } = await server(t, ['same-origin', 'https://app.example'])
+  const [hostname, port] = host.split(':')
+  t.equal(await status(ws + '/ws', `http://${host}`), 'opened', 'the server\'s own origin')
+  t.equal(await status(ws + '/ws', 'https://app.example'), 'opened', 'a listed origin')
+  t.equal(await status(ws + '/ws'), 'opened', 'no Origin: not a browser')
+  const before = calls()
+  for (const origin of [`https://${host}`, `http://${hostname}:${Number(port) + 1}`, 'http://app.example', 'http://evil.example', 'null']) {
+    t.equal(await status(ws + '/ws', origin), 403, origin)
+  }
+  t.equal(calls(), before, 'no backend ran for a refused origin')
+})
+
+t.test('a list of origins named twice is still only those origins', async (t) => {
+  const { ws, host } = await server(t, ['https://app.example', 'https://app.example'])
+  t.equal(await status(ws + '/ws', `http://${host}`), 403)
+})
+
 t.test('\'*\' turns the check off', async (t) => {
   const { ws } = await server(t, '*')
   t.equal(await status(ws + '/ws', 'http://evil.example'), 'opened')

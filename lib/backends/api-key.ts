@@ -34,6 +34,7 @@ export function apiKey (options: ApiKeyOptions): AuthenticationBackend {
   return {
     credential: name !== undefined ? `header:${name}` : `cookie:${cookie}`,
     challenge,
+    refusalStatuses: [400, 401],
     securityScheme: {
       name: 'apiKey',
       definition: header !== undefined ? { type: 'apiKey', in: 'header', name: header } : { type: 'apiKey', in: 'cookie', name: cookie }

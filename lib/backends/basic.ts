@@ -39,6 +39,7 @@ export function basic (options: BasicOptions): AuthenticationBackend {
   return {
     credential: 'authorization:basic',
     challenge,
+    refusalStatuses: [401],
     securityScheme: { name: 'basic', definition: { type: 'http', scheme: 'basic' } },
     authenticate (request) {
       const credentials = credentialsOf(request, 'basic')

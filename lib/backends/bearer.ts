@@ -4,7 +4,6 @@ import { hash } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import { checkResult, type AuthenticationBackend, type AuthenticationResult, type BackendAnswer } from './contract'
 import { AuthenticationError } from '../model/errors'
-import type { Scope } from '../model/types'
 import { admitted, checkOptionNames, checkRealm, credentialsOf, formatChallenge, recognised } from './shared'
 
 /** Who holds `token`: `{ auth, user }`, or `null`/`undefined` for a token it does not know. Sync or async. */
@@ -43,6 +42,7 @@ export function bearer (options: BearerOptions): AuthenticationBackend {
     credential: 'authorization:bearer',
     challenge: challenges.anonymous,
     insufficientScope: challenges.insufficientScope,
+    refusalStatuses: [400, 401],
     securityScheme: { name: 'bearer', definition: { type: 'http', scheme: 'bearer' } },
     authenticate (request) {
       const token = credentialsOf(request, 'bearer')
@@ -57,7 +57,7 @@ interface Challenges {
   anonymous: string
   invalidRequest: string
   invalidToken: string
-  insufficientScope: (scopes: readonly Scope[]) => string
+  insufficientScope: NonNullable<AuthenticationBackend['insufficientScope']>
 }
 
 /** RFC 6750 §3: every `WWW-Authenticate` value this backend sends, built once. */
@@ -67,10 +67,13 @@ function challengesFor (realm: string | undefined): Challenges {
     invalidRequest: formatChallenge('Bearer', { realm, error: 'invalid_request' }),
     invalidToken: formatChallenge('Bearer', { realm, error: 'invalid_token' }),
     // RFC 6750 §3: scope = scope-token *( SP scope-token ). A scope outside that syntax cannot be
-    // named there: the attribute is left out.
-    insufficientScope: (scopes) => formatChallenge('Bearer', {
-      realm, error: 'insufficient_scope', scope: scopes.every((scope) => SCOPE_TOKEN.test(scope)) ? scopes.join(' ') : undefined
-    })
+    // named there: the attribute is left out. `scope` lists what is needed; when any one of the
+    // scopes is enough, error_description says so (its syntax, §3, admits every scope-token).
+    insufficientScope: (scopes, match) => {
+      const scope = scopes.every((name) => SCOPE_TOKEN.test(name)) ? scopes.join(' ') : undefined
+      const description = match === 'any' && scope !== undefined ? `any one of these scopes: ${scope}` : undefined
+      return formatChallenge('Bearer', { realm, error: 'insufficient_scope', error_description: description, scope })
+    }
   }
 }
 

@@ -3,6 +3,7 @@ import { areCredentials, type AuthCredentials } from '../model/credentials'
 import {
   backendContractError, describe
 } from '../model/errors'
+import type { ScopeMatch } from '../model/scopes'
 import type { AuthenticatedUser, Scope } from '../model/types'
 import type { BaseUser } from '../model/users'
 
@@ -29,9 +30,15 @@ export interface AuthenticationBackend {
   readonly challenge?: string
   /**
    * The `WWW-Authenticate` value for a caller this backend recognised who lacks `scopes`, sent
-   * with the guard's 403 (RFC 6750 §3.1: `error="insufficient_scope"`).
+   * with the guard's 403 (RFC 6750 §3.1: `error="insufficient_scope"`). `match` is the guard's:
+   * `'all'` when every scope is needed, `'any'` when one of them is enough.
    */
-  insufficientScope?: (scopes: readonly Scope[]) => string
+  insufficientScope?: (scopes: readonly Scope[], match: ScopeMatch) => string
+  /**
+   * The statuses of the `AuthenticationError`s this backend throws, like `[400, 401]`: OpenAPI
+   * documents them on the routes it guards (`fastify-authentication/openapi`).
+   */
+  readonly refusalStatuses?: readonly number[]
   /**
    * Runs once when the plugin is registered, in the scope it is registered in: the place to
    * check for a plugin this backend needs, or load a peer dependency. A throw fails startup.

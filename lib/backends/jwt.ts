@@ -116,12 +116,14 @@ export function jwt (options: JwtOptions): AuthenticationBackend {
   const settings = checkOptions(options)
   // bearer() reads the header and builds every refusal; the token is verified once setup has loaded jose.
   let verifyToken: BearerVerify = notSetUp
-  const { credential, challenge, insufficientScope, authenticate } = bearer({ verify: (token, request) => verifyToken(token, request), realm: settings.realm })
+  const { credential, challenge, insufficientScope, refusalStatuses, authenticate } = bearer({ verify: (token, request) => verifyToken(token, request), realm: settings.realm })
 
   return {
     credential,
     challenge,
     insufficientScope,
+    // A key set it cannot fetch is a 503.
+    refusalStatuses: settings.key instanceof URL ? [...refusalStatuses!, 503] : refusalStatuses,
     securityScheme: { name: 'jwt', definition: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
     authenticate,
     async setup (fastify) {

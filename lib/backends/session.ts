@@ -53,15 +53,20 @@ const RESERVED = new Set([
   'touch', 'options', 'isModified', 'isSaved', 'data', 'delete', 'changed', 'deleted', '__ts'
 ])
 
+// RFC 9110 §15.5.2: a 401 "MUST send a WWW-Authenticate header field containing at least one
+// challenge". No registered scheme (§16.4) names a login form: `Cookie` is the one the
+// draft-broyer-http-cookie-auth proposal gives cookie logins, and no browser prompts for it.
+const CHALLENGE = 'Cookie'
+
 const missingPlugin = `${MODULE}: the session backend reads request.session: register @fastify/secure-session, ` +
   'or @fastify/cookie then @fastify/session, before fastify-authentication, in the same scope or a parent scope'
 
 /**
  * Cookie sessions, over `@fastify/secure-session` or `@fastify/session`: the caller is what
  * `load` makes of the data `login(request, data)` stored in the session. A session without it is
- * anonymous, and so is one `load` answers `null` for. No challenge: an anonymous caller on a
- * guarded route gets 403, or the route's `redirect`. Every caller `load` recognises is granted
- * `authenticated` too.
+ * anonymous, and so is one `load` answers `null` for: a guarded route asks it to log in, with
+ * the route's `redirect` or a 401 whose challenge is `Cookie`. Every caller `load` recognises is
+ * granted `authenticated` too.
  */
 export function session<Data = unknown> (options: SessionOptions<Data>): SessionBackend<Data> {
   const { load, key, cookieName } = checkOptions(options)
@@ -70,6 +75,7 @@ export function session<Data = unknown> (options: SessionOptions<Data>): Session
   let found = 'session'
 
   return {
+    challenge: CHALLENGE,
     get credential () {
       return `cookie:${cookieName ?? found}`
     },

@@ -92,17 +92,19 @@ function decideGuards (guards: readonly Guard[], registration: Registration, req
 function missingScopes (guard: Guard, { challenges }: Registration, request: FastifyRequest): Refusal {
   const required = guard.required
   if (isWebSocketRequest(request)) return { ...handshakeRefusal('missing-scopes'), required }
-  if (guard.redirect !== undefined) {
+  const recognisedBy = request[kRecognisedBy]
+  // Only an anonymous caller is sent to log in: a caller who is logged in would come back from
+  // the login page without the scopes (Starlette's requires(redirect=) sends every caller).
+  if (recognisedBy == null && guard.redirect !== undefined) {
     const { before, after } = guard.redirect
     return { reason: 'missing-scopes', statusCode: 303, location: before + encodeURIComponent(safeNext(request.originalUrl)) + after, required }
   }
-  const recognisedBy = request[kRecognisedBy]
   // RFC 9110 §15.5.2: a 401 carries a challenge; without one, an anonymous caller gets 403 (Starlette's default).
   const statusCode = guard.statusCode ?? (recognisedBy == null && challenges !== undefined ? 401 : 403)
   const challenge = statusCode === 401
     ? challenges
     // RFC 6750 §3.1: the recognising backend names the scopes the caller lacks.
-    : statusCode === 403 ? recognisedBy?.insufficientScope?.(required) : undefined
+    : statusCode === 403 ? recognisedBy?.insufficientScope?.(required, guard.match) : undefined
   return { reason: 'missing-scopes', statusCode, challenge, contentType: JSON_TYPE, body: guardBody(statusCode), required }
 }
 

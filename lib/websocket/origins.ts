@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify'
 
 /**
  * Which pages may open a WebSocket: `'same-origin'` (the default), `'*'` (no check), or a list
- * of origins like `'https://app.example'`.
+ * of origins like `'https://app.example'`, which may name `'same-origin'` too.
  */
 export type OriginsOption = 'same-origin' | '*' | readonly string[]
 
@@ -18,23 +18,24 @@ const anyOrigin: OriginCheck = () => true
  */
 export function originCheck (origins: OriginsOption = 'same-origin'): OriginCheck {
   if (origins === '*') return anyOrigin
-  if (origins === 'same-origin') {
-    return (request) => allowed(request, (origin) => {
-      const own = ownOrigin(request)
-      return own !== undefined && originOf(origin) === own
-    })
-  }
+  if (origins === 'same-origin') return (request) => allowed(request, (origin) => isSameOrigin(request, origin))
   if (!Array.isArray(origins) || origins.length === 0) {
-    throw new TypeError('fastify-authentication: the origins option must be \'same-origin\', \'*\' or a non-empty array of origins like \'https://app.example\'')
+    throw new TypeError('fastify-authentication: the origins option must be \'same-origin\', \'*\' or a non-empty array of origins like \'https://app.example\' (it may name \'same-origin\' too)')
   }
   // Browsers send the origin serialized (lower case, no default port, no slash): compared as such.
-  const listed = new Set(origins.map(checkedOrigin))
-  return (request) => allowed(request, (origin) => listed.has(origin))
+  const listed = new Set(origins.filter((origin) => origin !== 'same-origin').map(checkedOrigin))
+  if (!origins.includes('same-origin')) return (request) => allowed(request, (origin) => listed.has(origin))
+  return (request) => allowed(request, (origin) => listed.has(origin) || isSameOrigin(request, origin))
 }
 
 function allowed (request: FastifyRequest, matches: (origin: string) => boolean): boolean {
   const origin = request.headers.origin
   return origin === undefined || matches(origin)
+}
+
+function isSameOrigin (request: FastifyRequest, origin: string): boolean {
+  const own = ownOrigin(request)
+  return own !== undefined && originOf(origin) === own
 }
 
 /**
