@@ -3,7 +3,7 @@ import fastifyAuthentication from './index.js'
 
 export default fastifyAuthentication
 export const {
-  requires, hasRequiredScope, AuthCredentials, BaseUser, SimpleUser, UnauthenticatedUser, AuthenticationError
+  requires, hasRequiredScope, AuthCredentials, BaseUser, SimpleUser, UnauthenticatedUser, AuthenticationError, channels
 } = fastifyAuthentication
 // The classes are types too.
 export type AuthCredentials = fastifyAuthentication.AuthCredentials
@@ -17,3 +17,4 @@ export type { AuthenticationBackend, AuthenticationResult } from './backends/con
 export type { AuthenticationOptions } from './options.js'
 export type { RequiresOptions, RouteRequires } from './routes/guard.js'
 export type { ScopeMatch } from './model/scopes.js'
+export type { RefusalReason, RefusedMessage, AuthenticatedMessage } from './request/events.js'
