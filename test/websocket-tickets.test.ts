@@ -184,7 +184,7 @@ t.test('single use: a replay gets 403, and of two handshakes racing with one tic
   const ticket = await issue(http)
   t.equal(await status(`${ws}/ws`, offer(ticket)), 101)
   const replay = await open(`${ws}/ws`, offer(ticket))
-  t.same(replay, { opened: false, status: 403, body: JSON.stringify({ statusCode: 403, error: 'Forbidden', message: 'Forbidden' }) }, 'replayed: 403')
+  t.same(replay, { opened: false, status: 403, body: JSON.stringify({ statusCode: 403, code: 'FST_AUTHENTICATION_UNKNOWN_TOKEN', error: 'Forbidden', message: 'Unknown or already used WebSocket ticket', reason: 'unknown-token' }) }, 'replayed: 403')
   t.equal(await status(`${ws}/ws-open`, offer(ticket)), 403, 'replayed on a route with no guard: 403 too')
 
   const raced = await issue(http)
