@@ -244,10 +244,10 @@ t.test('with apiKey and basic, an anonymous caller gets both challenges, one hea
   t.same(await challenged(http + '/guarded', { 'x-api-key': 'k-nobody', authorization: basicHeader('alice', 'wonderland') }), unknownKey,
     'an unknown key refuses the request, though the Basic credentials are good')
   t.same(await challenged(http + '/guarded', { 'x-api-key': 'k-reader', authorization: basicHeader('admin', 'guess') }),
-    { status: 401, challenges: ['Basic realm="api", charset="UTF-8"'], body: 'Invalid username or password' },
+    { status: 401, challenges: ['Basic realm="api", charset="UTF-8"'], body: refusalBody(401, 'Invalid username or password', 'wrong-password') },
     'a wrong password refuses the request, though the key is good: a password is never guessed behind a good key')
   t.same(await challenged(http + '/guarded', { 'x-api-key': 'k-nobody', authorization: basicHeader('alice', 'wrong') }), unknownKey,
     'recognised by nobody: the first refusal')
   t.same(await challenged(http + '/guarded', { authorization: basicHeader('alice', 'wrong') }),
-    { status: 401, challenges: ['Basic realm="api", charset="UTF-8"'], body: 'Invalid username or password' })
+    { status: 401, challenges: ['Basic realm="api", charset="UTF-8"'], body: refusalBody(401, 'Invalid username or password', 'wrong-password') })
 })

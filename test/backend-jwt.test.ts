@@ -709,7 +709,7 @@ t.test('JWKS: while the key set cannot be fetched, it is fetched once per backof
     const answers = await Promise.all(responses.map(async (response) => `${response.status} ${response.headers.get('retry-after')} ${await response.text()}`))
     return [...new Set(answers)]
   }
-  const unavailable = (retryAfter: number) => [`503 ${retryAfter} Bearer tokens cannot be verified right now`]
+  const unavailable = (retryAfter: number) => [`503 ${retryAfter} ${refusalBody(503, 'Bearer tokens cannot be verified right now', 'unavailable')}`]
 
   t.same(await burst(100), unavailable(1), '100 requests at once')
   t.same(await burst(100), unavailable(1), '100 more')

@@ -136,9 +136,9 @@ t.test('a later 5xx (a backend could not decide) still wins over an earlier 4xx,
   }
   const { http } = await serve(t, [admin, down])
   const both = await get(http, '/me', { authorization: basicHeader('admin', 'guess'), 'x-down': '1' })
-  t.same([both.status, both.body], [503, 'Key set unreachable'])
+  t.same([both.status, both.body], [503, refusalBody(503, 'Key set unreachable', 'unavailable')])
   const afterAdmitted = await get(http, '/me', { authorization: basicHeader('admin', 'right'), 'x-down': '1' })
-  t.same([afterAdmitted.status, afterAdmitted.body], [503, 'Key set unreachable'], 'a credential that could not be checked refuses the request')
+  t.same([afterAdmitted.status, afterAdmitted.body], [503, refusalBody(503, 'Key set unreachable', 'unavailable')], 'a credential that could not be checked refuses the request')
 })
 
 t.test('a chain of synchronous backends answers synchronously, its refusals too', async (t) => {
