@@ -46,14 +46,6 @@ export function codeOf (reason: RefusalReason): string {
   return 'FST_AUTHENTICATION_' + reason.toUpperCase().replaceAll('-', '_')
 }
 
-/**
- * Whether a refusal rejected the credentials (a backend's 4xx): what a failed-login limit counts.
- * An outage, a timeout or a backend's failure says nothing of the credentials.
- */
-export function rejectsCredentials (error: AuthenticationError): boolean {
-  return error.reason !== 'unavailable' && error.reason !== 'timeout' && error.reason !== 'backend-error'
-}
-
 export interface AuthenticationErrorOptions extends ErrorOptions {
   /** The status the default `onError` answers with: 400 (Starlette's) unless given. */
   statusCode?: number
