@@ -3,7 +3,7 @@ import fastifyAuthentication from './index.js'
 
 export default fastifyAuthentication
 export const {
-  requires, hasRequiredScope, AuthCredentials, BaseUser, SimpleUser, UnauthenticatedUser, AuthenticationError, MemoryStore
+  requires, hasRequiredScope, AuthCredentials, BaseUser, SimpleUser, UnauthenticatedUser, AuthenticationError, MemoryStore, channels
 } = fastifyAuthentication
 // The classes are types too.
 export type AuthCredentials = fastifyAuthentication.AuthCredentials
@@ -20,3 +20,4 @@ export type { RequiresOptions, RouteRequires } from './routes/guard.js'
 export type { ScopeMatch } from './model/scopes.js'
 export type { AuthenticationStore, MemoryStoreOptions, StoreCount } from './store.js'
 export type { LockoutOptions } from './request/lockout.js'
+export type { RefusalReason, RefusedMessage, AuthenticatedMessage } from './request/events.js'

@@ -4,6 +4,7 @@ import * as backend from './backends/contract'
 import * as credentials from './model/credentials'
 import * as errors from './model/errors'
 import * as options from './options'
+import * as events from './request/events'
 import { registerAuthentication } from './plugin'
 import * as guards from './routes/guard'
 import * as requiresHook from './routes/requires'
@@ -63,6 +64,10 @@ namespace fastifyAuthentication {
   export import AuthenticationStore = store.AuthenticationStore
   export import StoreCount = store.StoreCount
   export import LockoutOptions = lockout.LockoutOptions
+  export import channels = events.channels
+  export import RefusalReason = events.RefusalReason
+  export import RefusedMessage = events.RefusedMessage
+  export import AuthenticatedMessage = events.AuthenticatedMessage
 }
 // Types the two properties set just below.
 declare namespace fastifyAuthentication {

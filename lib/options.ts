@@ -12,7 +12,8 @@ export interface AuthenticationOptions {
   backend: AuthenticationBackend | readonly AuthenticationBackend[]
   /**
    * What an HTTP request gets when the backends throw `AuthenticationError`. Default: the
-   * error's `statusCode` (400), its `challenge` as `WWW-Authenticate`, and its message as text/plain.
+   * error's `statusCode` (400), its `challenge` as `WWW-Authenticate` (set before a custom `onError`
+   * runs), and JSON with its message and `reason`.
    */
   onError?: OnError
   /** A `WWW-Authenticate` value sent with every 401 from a guard, besides the backends' own, like `Bearer realm="api"`. */

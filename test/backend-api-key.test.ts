@@ -9,7 +9,7 @@ import type { BackendAnswer } from '../lib/backends/contract'
 import type { RefusedMessage } from '../lib/request/events'
 import { apiKey, type ApiKeyOptions } from '../lib/backends/api-key'
 import { basic } from '../lib/backends/basic'
-import { basic as basicHeader, get, listen, logLines } from './helpers'
+import { basic as basicHeader, get, listen, logLines, refusalBody } from './helpers'
 
 const keys = new Map([
   ['k-reader', { name: 'reader', scopes: ['read'] }],
@@ -57,7 +57,7 @@ function recordRefusals (t: Test): { refused: RefusedMessage[] } {
   return { refused }
 }
 
-const unknownKey = { status: 401, challenges: ['APIKey'], body: 'Invalid API key' }
+const unknownKey = { status: 401, challenges: ['APIKey'], body: refusalBody(401, 'Invalid API key', 'unknown-token') }
 
 t.test('options are checked when apiKey() is called, naming the options', async (t) => {
   const verify = () => null
@@ -107,7 +107,7 @@ for (const async of [false, true]) {
 
 t.test('an anonymous caller on a guarded route gets 401 with the APIKey challenge', async (t) => {
   const { http } = await serve(t, { header: 'x-api-key' })
-  t.same(await challenged(http + '/guarded'), { status: 401, challenges: ['APIKey'], body: JSON.stringify({ statusCode: 401, error: 'Unauthorized', message: 'Authentication required' }) })
+  t.same(await challenged(http + '/guarded'), { status: 401, challenges: ['APIKey'], body: refusalBody(401, 'Authentication required', 'missing-credentials') })
   t.equal((await challenged(http + '/')).status, 200, 'open routes serve it')
 })
 
@@ -117,7 +117,7 @@ t.test('key in a cookie, read from request.cookies', async (t) => {
   t.same(await (await fetch(http + '/', { headers: { cookie: 'theme=dark' } })).json(), { user: '', scopes: [] }, 'no such cookie: anonymous')
   t.same(await (await fetch(http + '/', { headers: { 'x-api-key': 'k-reader' } })).json(), { user: '', scopes: [] }, 'a key elsewhere is no key')
   t.same(await challenged(http + '/', { cookie: 'api_key=k-nobody' }), unknownKey)
-  t.same(await challenged(http + '/guarded'), { status: 401, challenges: ['APIKey'], body: JSON.stringify({ statusCode: 401, error: 'Unauthorized', message: 'Authentication required' }) })
+  t.same(await challenged(http + '/guarded'), { status: 401, challenges: ['APIKey'], body: refusalBody(401, 'Authentication required', 'missing-credentials') })
   t.same(calls, ['k-reader', 'k-nobody'])
 })
 
@@ -170,7 +170,7 @@ t.test('the query form fails at startup, saying why and what to use: Fastify log
 t.test('a key header sent twice is refused with 400, before verify sees either key', async (t) => {
   const { refused } = recordRefusals(t)
   const { http, calls } = await serve(t, { header: 'X-API-Key' })
-  const twice = 'The API key header was sent more than once'
+  const twice = refusalBody(400, 'The API key header was sent more than once', 'malformed-credentials')
   for (const headers of [
     { 'x-api-key': ['k-nobody', 'k-reader'] },
     { 'x-api-key': ['k-reader', 'k-reader'] },
@@ -182,7 +182,7 @@ t.test('a key header sent twice is refused with 400, before verify sees either k
     t.same([answer.status, answer.body, answer.headers['www-authenticate']], [400, twice, undefined], JSON.stringify(headers))
   }
   t.same(calls, [], 'verify never saw a key')
-  t.same(refused.map(({ reason, statusCode }) => [reason, statusCode]), Array(4).fill(['invalid-credentials', 400]), 'each refusal is published')
+  t.same(refused.map(({ reason, statusCode }) => [reason, statusCode]), Array(4).fill(['malformed-credentials', 400]), 'each refusal is published')
   t.equal((await get(http, '/', { 'x-api-key': 'k-reader, k-admin' })).status, 401, 'one header whose value has a comma is one (unknown) key')
   t.same(calls, ['k-reader, k-admin'])
 
@@ -244,10 +244,10 @@ t.test('with apiKey and basic, an anonymous caller gets both challenges, one hea
   t.same(await challenged(http + '/guarded', { 'x-api-key': 'k-nobody', authorization: basicHeader('alice', 'wonderland') }), unknownKey,
     'an unknown key refuses the request, though the Basic credentials are good')
   t.same(await challenged(http + '/guarded', { 'x-api-key': 'k-reader', authorization: basicHeader('admin', 'guess') }),
-    { status: 401, challenges: ['Basic realm="api", charset="UTF-8"'], body: 'Invalid username or password' },
+    { status: 401, challenges: ['Basic realm="api", charset="UTF-8"'], body: refusalBody(401, 'Invalid username or password', 'wrong-password') },
     'a wrong password refuses the request, though the key is good: a password is never guessed behind a good key')
   t.same(await challenged(http + '/guarded', { 'x-api-key': 'k-nobody', authorization: basicHeader('alice', 'wrong') }), unknownKey,
     'recognised by nobody: the first refusal')
   t.same(await challenged(http + '/guarded', { authorization: basicHeader('alice', 'wrong') }),
-    { status: 401, challenges: ['Basic realm="api", charset="UTF-8"'], body: 'Invalid username or password' })
+    { status: 401, challenges: ['Basic realm="api", charset="UTF-8"'], body: refusalBody(401, 'Invalid username or password', 'wrong-password') })
 })

@@ -3,7 +3,7 @@ import Fastify, { type FastifyRequest } from 'fastify'
 import authentication, { AuthCredentials, AuthenticationError, SimpleUser } from '../lib/index'
 import type { BackendAnswer } from '../lib/backends/contract'
 import { basic, safeEqual, type BasicOptions } from '../lib/backends/basic'
-import { basic as basicHeader, listen, logLines } from './helpers'
+import { basic as basicHeader, listen, logLines, refusalBody } from './helpers'
 
 const challenge = 'Basic realm="api", charset="UTF-8"'
 
@@ -46,7 +46,7 @@ function raw (bytes: Buffer | string): string {
 async function refused (t: Test, response: Response, message: string, expected = challenge) {
   t.equal(response.status, 401)
   t.equal(response.headers.get('www-authenticate'), expected)
-  t.equal(await response.text(), message)
+  t.equal(await response.text(), refusalBody(401, message, message.startsWith('Malformed') ? 'malformed-credentials' : 'wrong-password'))
 }
 
 t.test('options are checked when basic() is called, naming the option', async (t) => {
@@ -204,7 +204,7 @@ t.test('verify gets the request, and its own errors keep their meaning', async (
   t.equal((await fetch(http + '/', { headers: { authorization: alice } })).status, 200)
   const closed = await fetch(http + '/', { headers: { authorization: alice, 'x-tenant': 'closed' } })
   t.equal(closed.status, 403)
-  t.equal(await closed.text(), 'Tenant closed')
+  t.equal(JSON.parse(await closed.text()).message, 'Tenant closed')
   t.equal((await fetch(http + '/', { headers: { authorization: basicHeader('crash') } })).status, 500)
   t.equal((await fetch(http + '/', { headers: { authorization: basicHeader('odd') } })).status, 500, 'a result without AuthCredentials fails closed')
   t.equal(ran, 1)

@@ -6,7 +6,7 @@ import * as credentials from '../lib/model/credentials'
 import * as errors from '../lib/model/errors'
 import { bearer, type BearerOptions } from '../lib/backends/bearer'
 import { basic as basicBackend } from '../lib/backends/basic'
-import { basic, listen, logLines } from './helpers'
+import { basic, listen, logLines, refusalBody } from './helpers'
 
 const alice: AuthenticationResult = { auth: new AuthCredentials(['read']), user: new SimpleUser('alice') }
 const bob: AuthenticationResult = { auth: new AuthCredentials(['a', 'b']), user: new SimpleUser('bob') }
@@ -78,7 +78,7 @@ for (const [kind, tokens] of [['Map', new Map([[ALICE, alice], [BOB, bob]])], ['
 
     t.test('a guarded route answers an anonymous caller with 401 and the challenge', async (t) => {
       await answered(t, await send(undefined, '/me'), 401, 'Bearer realm="api"',
-        JSON.stringify({ statusCode: 401, error: 'Unauthorized', message: 'Authentication required' }))
+        refusalBody(401, 'Authentication required', 'missing-credentials'))
     })
 
     t.test('a known token, whatever the case of the scheme: its caller, with authenticated', async (t) => {
@@ -90,13 +90,13 @@ for (const [kind, tokens] of [['Map', new Map([[ALICE, alice], [BOB, bob]])], ['
     })
 
     t.test('Bearer and no token: 400 invalid_request', async (t) => {
-      await answered(t, await send('Bearer'), 400, 'Bearer realm="api", error="invalid_request"', 'Missing bearer token')
-      await answered(t, await send('bearer    '), 400, 'Bearer realm="api", error="invalid_request"', 'Missing bearer token')
+      await answered(t, await send('Bearer'), 400, 'Bearer realm="api", error="invalid_request", error_description="token missing"', refusalBody(400, 'Missing bearer token', 'malformed-credentials'))
+      await answered(t, await send('bearer    '), 400, 'Bearer realm="api", error="invalid_request", error_description="token missing"', refusalBody(400, 'Missing bearer token', 'malformed-credentials'))
     })
 
     t.test('a token that is not b64token syntax: 400 invalid_request', async (t) => {
       for (const token of [`${ALICE} extra`, 'to=ken', 'tok,en', 'tok"en', 'tok\ten', '=', 'tok\u00e9n', `${ALICE}!`]) {
-        await answered(t, await send(`Bearer ${token}`), 400, 'Bearer realm="api", error="invalid_request"', 'Malformed bearer token')
+        await answered(t, await send(`Bearer ${token}`), 400, 'Bearer realm="api", error="invalid_request", error_description="token malformed"', refusalBody(400, 'Malformed bearer token', 'malformed-credentials'))
       }
     })
 
@@ -106,13 +106,13 @@ for (const [kind, tokens] of [['Map', new Map([[ALICE, alice], [BOB, bob]])], ['
         'constructor', '__proto__', 'toString', 'hasOwnProperty'
       ]
       for (const token of lookalikes) {
-        await answered(t, await send(`Bearer ${token}`), 401, 'Bearer realm="api", error="invalid_token"', 'Invalid bearer token')
+        await answered(t, await send(`Bearer ${token}`), 401, 'Bearer realm="api", error="invalid_token", error_description="token unknown"', refusalBody(401, 'Invalid bearer token', 'unknown-token'))
       }
     })
 
     t.test('a caller lacking scopes: 403 insufficient_scope naming the scopes', async (t) => {
       await answered(t, await send(`Bearer ${ALICE}`, '/ab'), 403, 'Bearer realm="api", error="insufficient_scope", scope="a b"',
-        JSON.stringify({ statusCode: 403, error: 'Forbidden', message: 'Missing required scope' }))
+        refusalBody(403, 'Missing required scope', 'missing-scopes'))
       await answered(t, await send(`Bearer ${BOB}`, '/ab'), 200, null, 'bob')
     })
   })
@@ -142,9 +142,9 @@ t.test('a result that holds authenticated already keeps its scopes as they are',
 
 t.test('without a realm the challenges carry none', async (t) => {
   const send = await serve(t, bearer({ tokens: { [ALICE]: alice } }))
-  await answered(t, await send(undefined, '/me'), 401, 'Bearer', JSON.stringify({ statusCode: 401, error: 'Unauthorized', message: 'Authentication required' }))
-  await answered(t, await send('Bearer'), 400, 'Bearer error="invalid_request"', 'Missing bearer token')
-  await answered(t, await send('Bearer nope'), 401, 'Bearer error="invalid_token"', 'Invalid bearer token')
+  await answered(t, await send(undefined, '/me'), 401, 'Bearer', refusalBody(401, 'Authentication required', 'missing-credentials'))
+  await answered(t, await send('Bearer'), 400, 'Bearer error="invalid_request", error_description="token missing"', refusalBody(400, 'Missing bearer token', 'malformed-credentials'))
+  await answered(t, await send('Bearer nope'), 401, 'Bearer error="invalid_token", error_description="token unknown"', refusalBody(401, 'Invalid bearer token', 'unknown-token'))
   t.equal((await send(`Bearer ${ALICE}`, '/ab')).headers.get('www-authenticate'), 'Bearer error="insufficient_scope", scope="a b"')
 })
 
@@ -161,7 +161,7 @@ t.test('a scope outside RFC 6750 scope-token syntax is left out of insufficient_
 t.test('a realm with quotes and backslashes is escaped in every challenge', async (t) => {
   const send = await serve(t, bearer({ tokens: { [ALICE]: alice }, realm: 'the "api" \\ v2' }))
   t.equal((await send(undefined, '/me')).headers.get('www-authenticate'), 'Bearer realm="the \\"api\\" \\\\ v2"')
-  t.equal((await send('Bearer nope')).headers.get('www-authenticate'), 'Bearer realm="the \\"api\\" \\\\ v2", error="invalid_token"')
+  t.equal((await send('Bearer nope')).headers.get('www-authenticate'), 'Bearer realm="the \\"api\\" \\\\ v2", error="invalid_token", error_description="token unknown"')
 })
 
 for (const mode of ['sync', 'async'] as const) {
@@ -175,26 +175,26 @@ for (const mode of ['sync', 'async'] as const) {
     const send = await serve(t, bearer({ verify, realm: 'api' }))
     await answered(t, await send(`Bearer ${ALICE}`), 200, null, JSON.stringify({ user: 'alice', scopes: ['read', 'authenticated'] }))
     await answered(t, await send(`Bearer ${BOB}`, '/ab'), 200, null, 'bob')
-    await answered(t, await send('Bearer nope'), 401, 'Bearer realm="api", error="invalid_token"', 'Invalid bearer token')
+    await answered(t, await send('Bearer nope'), 401, 'Bearer realm="api", error="invalid_token", error_description="token unknown"', refusalBody(401, 'Invalid bearer token', 'unknown-token'))
     await answered(t, await send(`Bearer ${ALICE}`, '/ab'), 403, 'Bearer realm="api", error="insufficient_scope", scope="a b"',
-      JSON.stringify({ statusCode: 403, error: 'Forbidden', message: 'Missing required scope' }))
+      refusalBody(403, 'Missing required scope', 'missing-scopes'))
     // Neither anonymous callers nor malformed tokens reach verify.
     await answered(t, await send(), 200, null, anonymous)
-    await answered(t, await send('Bearer a b'), 400, 'Bearer realm="api", error="invalid_request"', 'Malformed bearer token')
+    await answered(t, await send('Bearer a b'), 400, 'Bearer realm="api", error="invalid_request", error_description="token malformed"', refusalBody(400, 'Malformed bearer token', 'malformed-credentials'))
     t.same(calls, [[ALICE, '/'], [BOB, '/ab'], ['nope', '/'], [ALICE, '/ab']])
   })
 }
 
 t.test('undefined from verify is an unknown token too', async (t) => {
   const send = await serve(t, bearer({ verify: async () => undefined }))
-  await answered(t, await send('Bearer who'), 401, 'Bearer error="invalid_token"', 'Invalid bearer token')
+  await answered(t, await send('Bearer who'), 401, 'Bearer error="invalid_token", error_description="token unknown"', refusalBody(401, 'Invalid bearer token', 'unknown-token'))
 })
 
 t.test('an AuthenticationError from verify is answered as it says', async (t) => {
   const send = await serve(t, bearer({
     verify: () => { throw new AuthenticationError('Token suspended', { statusCode: 401, challenge: 'Bearer error="invalid_token", error_description="suspended"' }) }
   }))
-  await answered(t, await send('Bearer suspended'), 401, 'Bearer error="invalid_token", error_description="suspended"', 'Token suspended')
+  await answered(t, await send('Bearer suspended'), 401, 'Bearer error="invalid_token", error_description="suspended"', refusalBody(401, 'Token suspended', 'unknown-token'))
 })
 
 t.test('verify that fails or breaks its contract: 500, whose message names no token', async (t) => {
@@ -232,7 +232,7 @@ t.test('no token reaches the logs', async (t) => {
     await (await fetch(http, { headers: { authorization: `Bearer ${token}` } })).text()
   }
   t.ok(lines.lines.length > 0)
-  for (const secret of [ALICE, 'unknown-secret-token', 'malformed']) {
+  for (const secret of [ALICE, 'unknown-secret-token', 'malformed secret']) {
     t.notOk(lines.lines.some((line) => line.includes(secret)), `${secret} is not logged`)
   }
 })

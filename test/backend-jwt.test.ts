@@ -10,7 +10,7 @@ import WebSocket from 'ws'
 import authentication, { AuthCredentials, AuthenticationError, SimpleUser, type AuthenticationBackend } from '../lib/index'
 import { bearer } from '../lib/backends/bearer'
 import { JwtUser, jwt, type JwtAlgorithm, type JwtClaims, type JwtOptions } from '../lib/backends/jwt'
-import { listen, logLines } from './helpers'
+import { listen, logLines, refusalBody } from './helpers'
 
 type Jose = typeof import('jose', { with: { 'resolution-mode': 'import' } })
 type JWK = Awaited<ReturnType<Jose['exportJWK']>>
@@ -83,8 +83,9 @@ async function hs256 (t: Test, options: Partial<JwtOptions> = {}) {
 
 async function invalid (t: Test, response: Response, challenge = INVALID_TOKEN) {
   t.equal(response.status, 401)
-  t.equal(response.headers.get('www-authenticate'), challenge)
-  t.equal(await response.text(), 'Invalid bearer token')
+  // Each cause has its error_description and reason: test/reasons.test.ts pins them.
+  t.match(response.headers.get('www-authenticate'), new RegExp(`^${challenge.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}, error_description="[a-z ]+"$`))
+  t.match(await response.json(), { statusCode: 401, code: /^FST_AUTHENTICATION_/, error: 'Unauthorized', reason: /^[a-z-]+$/ })
 }
 
 t.test('options are checked when jwt() is called, naming the option', async (t) => {
@@ -309,7 +310,7 @@ t.test('the bearer rules hold: no token is anonymous, a malformed one is 400, th
   t.equal(anonymous.headers.get('www-authenticate'), 'Bearer realm="api"')
   const malformed = await send('Bearer a.b c')
   t.equal(malformed.status, 400)
-  t.equal(malformed.headers.get('www-authenticate'), 'Bearer realm="api", error="invalid_request"')
+  t.equal(malformed.headers.get('www-authenticate'), 'Bearer realm="api", error="invalid_request", error_description="token malformed"')
   const lacking = await send(`bearer ${await sign({ sub: 'u-1', scope: 'read' })}`, '/admin')
   t.equal(lacking.status, 403)
   t.equal(lacking.headers.get('www-authenticate'), 'Bearer realm="api", error="insufficient_scope", scope="admin"')
@@ -372,7 +373,7 @@ t.test('scopes and user callbacks, sync and async, decide the caller', async (t)
     const exp = now() + 60
     t.same(await caller(send(`Bearer ${await sign({ sub: 'a', admin: true, scope: 'read', exp })}`)),
       { identity: 'user a', displayName: 'user a', isAuthenticated: true, scopes: ['admin', 'authenticated'], expiresAt: exp * 1000, claims: null })
-    t.equal(await (await send(`Bearer ${await sign({})}`, '/admin')).text(), JSON.stringify({ statusCode: 403, error: 'Forbidden', message: 'Missing required scope' }))
+    t.equal(await (await send(`Bearer ${await sign({})}`, '/admin')).text(), refusalBody(403, 'Missing required scope', 'missing-scopes'))
     t.equal((await caller(send(`Bearer ${await sign({})}`))).identity, 'user without sub', 'with a user callback, sub is not required')
     await invalid(t, await send(`Bearer ${await sign({ sub: 'nobody' })}`))
   }
@@ -574,7 +575,7 @@ t.test('JWKS: a key set that cannot be fetched or read is a 503, never a 401', a
     const response = await (await serve(t, jwt({ jwks: url, ...ISSUED_OPTIONS, algorithms: ['ES256'] })))(`Bearer ${token}`)
     t.equal(response.status, 503)
     t.equal(response.headers.get('www-authenticate'), null)
-    t.equal(await response.text(), 'Bearer tokens cannot be verified right now')
+    t.equal(await response.text(), refusalBody(503, 'Bearer tokens cannot be verified right now', 'unavailable'))
   }
   t.test('nothing listens', async (t) => {
     const { url, served } = await keySetServer(t, [])
@@ -608,7 +609,7 @@ t.test('JWKS: a key set that cannot be fetched or read is a 503, never a 401', a
     const service = { auth: new AuthCredentials(['admin']), user: new SimpleUser('service') }
     const response = await (await serve(t, [bearer({ tokens: { 'opaque-token': service } }), jwt({ jwks: url, ...ISSUED_OPTIONS, algorithms: ['ES256'] })]))(`Bearer ${token}`)
     t.equal(response.status, 503)
-    t.equal(await response.text(), 'Bearer tokens cannot be verified right now')
+    t.equal(await response.text(), refusalBody(503, 'Bearer tokens cannot be verified right now', 'unavailable'))
   })
 })
 
@@ -708,7 +709,7 @@ t.test('JWKS: while the key set cannot be fetched, it is fetched once per backof
     const answers = await Promise.all(responses.map(async (response) => `${response.status} ${response.headers.get('retry-after')} ${await response.text()}`))
     return [...new Set(answers)]
   }
-  const unavailable = (retryAfter: number) => [`503 ${retryAfter} Bearer tokens cannot be verified right now`]
+  const unavailable = (retryAfter: number) => [`503 ${retryAfter} ${refusalBody(503, 'Bearer tokens cannot be verified right now', 'unavailable')}`]
 
   t.same(await burst(100), unavailable(1), '100 requests at once')
   t.same(await burst(100), unavailable(1), '100 more')

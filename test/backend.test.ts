@@ -4,7 +4,7 @@ import websocket from '@fastify/websocket'
 import authentication, {
   AuthCredentials, AuthenticationError, SimpleUser, requires, type AuthenticationBackend, type AuthenticationOptions
 } from '../lib/index'
-import { handshake, listen, logLines } from './helpers'
+import { handshake, listen, logLines, refusalBody } from './helpers'
 
 function named (name: string, answer: 'user' | 'null' | 'undefined' | 'refuse', calls: string[], async = false): AuthenticationBackend {
   return {
@@ -49,12 +49,13 @@ t.test('an AuthenticationError refuses the request, whoever recognises the calle
     app.get('/', async (request) => request.user.displayName)
     const { http } = await listen(app, t)
     const recognised = await fetch(http + '/', { headers: { 'x-backend': 'b' } })
-    t.same([recognised.status, await recognised.text()], [400, 'strict refused'], 'a later backend that reads another credential recognised the caller: refused')
+    t.same([recognised.status, await recognised.text()], [400, refusalBody(400, 'strict refused', 'malformed-credentials')], 'a later backend that reads another credential recognised the caller: refused')
     t.same(calls.splice(0), ['none', 'strict', 'later', 'b'])
     const response = await fetch(http + '/')
     t.equal(response.status, 400)
-    t.match(response.headers.get('content-type'), /^text\/plain/)
-    t.equal(await response.text(), 'strict refused', 'the first AuthenticationError')
+    // Issue 23: JSON, no longer text/plain.
+    t.equal(response.headers.get('content-type'), 'application/json; charset=utf-8')
+    t.equal(await response.text(), refusalBody(400, 'strict refused', 'malformed-credentials'), 'the first AuthenticationError')
     t.same(calls.splice(0), ['none', 'strict', 'later', 'b'])
     await app.close()
   }
@@ -71,7 +72,7 @@ t.test('a backend that could not decide (a 5xx AuthenticationError) wins over an
   app.get('/', async () => 'handler')
   const { http } = await listen(app, t)
   const response = await fetch(http + '/')
-  t.same([response.status, await response.text()], [503, 'key set down'], 'the first 5xx: the credentials may be good')
+  t.same([response.status, await response.text()], [503, refusalBody(503, 'key set down', 'unavailable')], 'the first 5xx: the credentials may be good')
 })
 
 t.test('anonymous requests get empty credentials and an UnauthenticatedUser', async (t) => {

@@ -11,7 +11,7 @@ import { apiKey } from '../lib/backends/api-key'
 import { basic } from '../lib/backends/basic'
 import { bearer } from '../lib/backends/bearer'
 import { jwt } from '../lib/backends/jwt'
-import { basic as basicHeader, get, handshake, listen, record } from './helpers'
+import { basic as basicHeader, get, handshake, listen, record, refusalBody } from './helpers'
 
 const SECRET = 'a secret of at least thirty-two bytes, for HS256'
 
@@ -35,7 +35,7 @@ async function serve (t: Test, backend: AuthenticationBackend[]): Promise<{ http
 
 const admin = basic({ verify: (username, password) => username === 'admin' && password === 'right' ? caller('admin', ['admin']) : null })
 const attackerKey = apiKey({ header: 'x-api-key', verify: (key) => key === 'attacker-key' ? caller('attacker') : null })
-const wrongPassword = { status: 401, challenge: 'Basic realm="api", charset="UTF-8"', body: 'Invalid username or password' }
+const wrongPassword = { status: 401, challenge: 'Basic realm="api", charset="UTF-8"', body: refusalBody(401, 'Invalid username or password', 'wrong-password') }
 
 t.test('a good API key never covers for a wrong Basic password: guesses get 401 and a refusal event, in either order', async (t) => {
   const events = record(t)
@@ -46,14 +46,14 @@ t.test('a good API key never covers for a wrong Basic password: guesses get 401 
       t.same({ status: answer.status, challenge: answer.headers['www-authenticate'], body: answer.body }, wrongPassword, password)
     }
     t.same(handled, [], 'the handler never ran')
-    t.same(events.refused.splice(0).map(({ reason, statusCode }) => [reason, statusCode]), Array(3).fill(['invalid-credentials', 401]))
+    t.same(events.refused.splice(0).map(({ reason, statusCode }) => [reason, statusCode]), Array(3).fill(['wrong-password', 401]))
     t.same(events.authenticated.splice(0).map(({ user }) => user.displayName), [], 'nobody was authenticated')
 
     t.equal((await get(http, '/me', { 'x-api-key': 'attacker-key' })).body, 'attacker', 'the key alone still works')
     t.equal((await get(http, '/me', { 'x-api-key': 'attacker-key', authorization: basicHeader('admin', 'right') })).body,
       backend[0] === admin ? 'admin' : 'attacker', 'two good credentials: the first backend that recognises the caller wins')
     const unknownKey = await get(http, '/me', { 'x-api-key': 'guess', authorization: basicHeader('admin', 'right') })
-    t.same([unknownKey.status, unknownKey.body], [401, 'Invalid API key'], 'a wrong key next to a good password is refused as well')
+    t.same([unknownKey.status, unknownKey.body], [401, refusalBody(401, 'Invalid API key', 'unknown-token')], 'a wrong key next to a good password is refused as well')
     events.authenticated.splice(0)
     events.refused.splice(0)
   }
@@ -72,7 +72,7 @@ t.test('a WebSocket handshake with a rejected credential gets 403 though another
   t.match(await handshake(ws + '/ws', { 'x-user': 'alice' }), { opened: true, message: 'alice' }, 'the cookie alone opens a socket')
   t.match(await handshake(ws + '/ws', { 'x-ticket': 'used', 'x-user': 'alice' }), { opened: false, status: 403 }, 'with a used ticket: refused')
   t.same(handled, ['/ws'], 'the handler ran for the first handshake only')
-  t.same(events.refused.map(({ reason, statusCode }) => [reason, statusCode]), [['invalid-credentials', 403]])
+  t.same(events.refused.map(({ reason, statusCode }) => [reason, statusCode]), [['unknown-token', 403]])
 })
 
 t.test('backends that read the same credential: opaque tokens and JWTs side by side, in either order', async (t) => {
@@ -86,7 +86,7 @@ t.test('backends that read the same credential: opaque tokens and JWTs side by s
     t.equal((await get(http, '/me', { authorization: 'Bearer opaque-token' })).body, 'opaque-user')
     t.equal((await get(http, '/me', { authorization: `Bearer ${token}` })).body, 'jwt-user', 'a JWT the tokens backend rejects is the jwt backend\'s')
     const unknown = await get(http, '/me', { authorization: 'Bearer unknown-token' })
-    t.same([unknown.status, unknown.headers['www-authenticate']], [401, 'Bearer error="invalid_token"'], 'a token neither knows: 401')
+    t.same([unknown.status, unknown.headers['www-authenticate']], [401, 'Bearer error="invalid_token", error_description="token unknown"'], 'a token neither knows: 401')
   }
 })
 
@@ -107,7 +107,7 @@ t.test('a rejected credential stands until a backend that reads it admits the ca
     'the key wins, and the token the first rejected was admitted by the second: nothing stands')
   t.same(calls.splice(0), ['first', 'second'])
   const refused = await get(both, '/me', { authorization: 'Bearer three', 'x-api-key': 'attacker-key' })
-  t.same([refused.status, refused.headers['www-authenticate']], [401, 'Bearer error="invalid_token"'], 'a token both reject refuses the request')
+  t.same([refused.status, refused.headers['www-authenticate']], [401, 'Bearer error="invalid_token", error_description="token unknown"'], 'a token both reject refuses the request')
   t.same(calls.splice(0), ['first', 'second'], 'the backends after the winner are asked, for their rejections')
 })
 
@@ -120,9 +120,9 @@ t.test('a later 5xx (a backend could not decide) still wins over an earlier 4xx,
   }
   const { http } = await serve(t, [admin, down])
   const both = await get(http, '/me', { authorization: basicHeader('admin', 'guess'), 'x-down': '1' })
-  t.same([both.status, both.body], [503, 'Key set unreachable'])
+  t.same([both.status, both.body], [503, refusalBody(503, 'Key set unreachable', 'unavailable')])
   const afterAdmitted = await get(http, '/me', { authorization: basicHeader('admin', 'right'), 'x-down': '1' })
-  t.same([afterAdmitted.status, afterAdmitted.body], [503, 'Key set unreachable'], 'a credential that could not be checked refuses the request')
+  t.same([afterAdmitted.status, afterAdmitted.body], [503, refusalBody(503, 'Key set unreachable', 'unavailable')], 'a credential that could not be checked refuses the request')
 })
 
 t.test('a chain of synchronous backends answers synchronously, its refusals too', async (t) => {

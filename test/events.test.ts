@@ -37,7 +37,7 @@ t.test('each refusal is published once its answer is out, with the status the cl
   const { http, ws } = await app(t)
   const cases: Array<[string, Record<string, string>, string, number]> = [
     ['/admin', { authorization: `Bearer ${TOKEN}` }, 'missing-scopes', 403],
-    ['/read', { authorization: 'Bearer wrong' }, 'invalid-credentials', 401],
+    ['/read', { authorization: 'Bearer wrong' }, 'unknown-token', 401],
     ['/read', { authorization: 'crash' }, 'backend-error', 500],
     ['/read', { authorization: 'slow' }, 'timeout', 503]
     // 'not-covered' (500): a covered route cannot get it, as an uncovered guard fails the app at startup (test/watch-unwatched.test.ts).
@@ -47,7 +47,7 @@ t.test('each refusal is published once its answer is out, with the status the cl
   }
   const refusedHandshake = await handshake(ws + '/ws', { origin: 'http://evil.example' })
   t.equal(refusedHandshake.opened ? 'opened' : refusedHandshake.status, 403)
-  t.same(refused.map(({ reason, statusCode }) => [reason, statusCode]), [...cases.map(([, , reason, status]) => [reason, status]), ['origin', 403]])
+  t.same(refused.map(({ reason, statusCode }) => [reason, statusCode]), [...cases.map(([, , reason, status]) => [reason, status]), ['foreign-origin', 403]])
   t.same(refused[0].required, ['admin', 'root'], 'missing scopes name the required scopes')
   t.ok(Object.isFrozen(refused[0].required), 'frozen: a subscriber cannot weaken the guard')
   t.same(refused.map((message) => Object.keys(message).sort()), refused.map((message) => message.reason === 'missing-scopes' ? ['reason', 'request', 'required', 'statusCode'] : ['reason', 'request', 'statusCode']))

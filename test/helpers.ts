@@ -202,3 +202,9 @@ export function withTicket (url: string, ticket: string): Promise<{ protocol: st
     socket.on('error', reject)
   })
 }
+
+/** The JSON body of a refusal the plugin sends: Fastify's error shape plus the reason (issue 23). */
+export function refusalBody (statusCode: number, message: string, reason: string): string {
+  const error = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 503: 'Service Unavailable' }[statusCode]
+  return JSON.stringify({ statusCode, code: 'FST_AUTHENTICATION_' + reason.toUpperCase().replaceAll('-', '_'), error, message, reason })
+}

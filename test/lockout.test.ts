@@ -84,7 +84,7 @@ t.test('an IP locked out after max rejected credentials gets 429 with Retry-Afte
   t.equal(other.body, 'alice', 'another IP is not locked')
   await sleep(20)
   t.same(seen.map(({ reason, statusCode }) => [reason, statusCode]), [
-    ['invalid-credentials', 401], ['invalid-credentials', 401], ['invalid-credentials', 401],
+    ['wrong-password', 401], ['wrong-password', 401], ['wrong-password', 401],
     ['locked-out', 429], ['locked-out', 429], ['locked-out', 403]
   ])
   t.match(log.messages(), [/the IP of this request is locked out for 60000 ms after 3 rejected credentials/])

@@ -246,7 +246,7 @@ t.test('the document only: validation and serialization stay Fastify\'s', async 
   t.equal(ok.body, '{"ok":true}', 'the response schema still serializes the answer')
   const refused = await app.inject({ method: 'POST', url: '/body', payload: { name: 'x' } })
   t.equal(refused.statusCode, 401)
-  t.same(refused.json(), { statusCode: 401, error: 'Unauthorized', message: 'Authentication required' })
+  t.same(refused.json(), { statusCode: 401, code: 'FST_AUTHENTICATION_MISSING_CREDENTIALS', error: 'Unauthorized', message: 'Authentication required', reason: 'missing-credentials' })
   const validated = await app.inject({ method: 'POST', url: '/body', headers: { authorization: 'Bearer tok-read' }, payload: { name: { not: 'a string' } } })
   t.equal(validated.statusCode, 400, 'the body schema still validates')
   t.equal((await app.inject({ url: '/own', headers: { authorization: 'Bearer tok-read' } })).body, 'ok')

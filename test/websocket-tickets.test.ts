@@ -154,7 +154,7 @@ t.test('single use: a replay gets 403, and of two handshakes racing with one tic
   const ticket = await issue(http)
   t.equal(await status(`${ws}/ws`, offer(ticket)), 101)
   const replay = await open(`${ws}/ws`, offer(ticket))
-  t.same(replay, { opened: false, status: 403, body: JSON.stringify({ statusCode: 403, error: 'Forbidden', message: 'Forbidden' }) }, 'replayed: 403')
+  t.same(replay, { opened: false, status: 403, body: JSON.stringify({ statusCode: 403, code: 'FST_AUTHENTICATION_UNKNOWN_TOKEN', error: 'Forbidden', message: 'Unknown or already used WebSocket ticket', reason: 'unknown-token' }) }, 'replayed: 403')
   t.equal(await status(`${ws}/ws-open`, offer(ticket)), 403, 'replayed on a route with no guard: 403 too')
 
   const raced = await issue(http)
@@ -225,8 +225,8 @@ t.test('only authenticated callers get a ticket', async (t) => {
 
   const tickets = webSocketTickets()
   await t.rejects(tickets.issue(issuingRequest(new AuthCredentials(['authenticated']), { isAuthenticated: false, identity: '', displayName: '' })),
-    new AuthenticationError('Authentication required for a WebSocket ticket', { statusCode: 401 }), 'a user that is not authenticated')
-  await t.rejects(tickets.issue(issuingRequest(new AuthCredentials(), null)), new AuthenticationError('Authentication required for a WebSocket ticket', { statusCode: 401 }), 'no user')
+    new AuthenticationError('Authentication required for a WebSocket ticket', { statusCode: 401, reason: 'missing-credentials' }), 'a user that is not authenticated')
+  await t.rejects(tickets.issue(issuingRequest(new AuthCredentials(), null)), new AuthenticationError('Authentication required for a WebSocket ticket', { statusCode: 401, reason: 'missing-credentials' }), 'no user')
   for (const request of [undefined, {}, { auth: null, user: new SimpleUser('alice') }, { auth: { scopes: ['admin'] }, user: new SimpleUser('alice') }]) {
     await t.rejects(tickets.issue(request as never), new TypeError('fastify-authentication/websocket: tickets.issue(request) takes a request the plugin authenticated: register fastify-authentication in the route\'s scope or a parent scope'),
       'not a request the plugin authenticated')
@@ -478,7 +478,7 @@ t.test('a store that keeps expired entries: the backend checks expiry itself', a
   t.equal(await status(`${ws}/ws`, offer(ticket)), 403, 'expired: 403')
 })
 
-t.test('a store that fails or gives back what it was not given: 500, never an upgrade', async (t) => {
+t.test('a store that gives back what it was not given: 500; one that cannot be reached: 503 (403 for a handshake); never an upgrade', async (t) => {
   const answers: Record<string, () => unknown> = {
     'a value that is not JSON': () => 'not json',
     'JSON of another shape': () => JSON.stringify({ scopes: 'admin' }),
@@ -487,6 +487,7 @@ t.test('a store that fails or gives back what it was not given: 500, never an up
     'a record with a bad user': () => JSON.stringify({ scopes: [], user: { identity: 1 }, origin: null, expiresAt: Date.now() + 1000, authExpiresAt: null }),
     'a record with a bad origin': () => JSON.stringify({ scopes: [], user: { identity: 'a', displayName: 'a' }, origin: 1, expiresAt: Date.now() + 1000, authExpiresAt: null }),
     'a record with a bad expiry': () => JSON.stringify({ scopes: [], user: { identity: 'a', displayName: 'a' }, origin: null, expiresAt: Date.now() + 1000, authExpiresAt: 'soon' }),
+    // Issue 23: a store that cannot be reached is an outage (unavailable), and a handshake keeps its 403.
     'a take that throws': () => { throw new Error('store down') },
     'a take that rejects': () => Promise.reject(new Error('store down'))
   }
@@ -494,11 +495,11 @@ t.test('a store that fails or gives back what it was not given: 500, never an up
     const store = { set () {}, take } as unknown as TicketStore
     const { http, ws } = await serve(t, { store })
     const ticket = await issue(http)
-    t.equal(await status(`${ws}/ws`, offer(ticket)), 500, name)
+    t.equal(await status(`${ws}/ws`, offer(ticket)), name.startsWith('a take') ? 403 : 500, name)
   }
   const failing = { set () { throw new Error('store down') }, take () { return null } }
   const { http } = await serve(t, { store: failing })
-  t.equal((await post(http, '/ws-ticket', { authorization: 'Token alice' })).status, 500, 'a set that throws: issue() fails')
+  t.equal((await post(http, '/ws-ticket', { authorization: 'Token alice' })).status, 503, 'a set that throws: issue() fails with 503')
 })
 
 t.test('under pressure: one identity holds maxPerIdentity tickets, its oldest going first; a full store refuses with 503', async (t) => {

@@ -27,7 +27,7 @@ t.test('seed scenario: the same requires() gives 401 over HTTP and 403 to a WebS
   if (!refused.opened) {
     t.equal(refused.status, 403)
     t.equal(refused.headers['www-authenticate'], undefined, 'a refused handshake carries no challenge')
-    t.same(JSON.parse(refused.body), { statusCode: 403, error: 'Forbidden', message: 'Forbidden' })
+    t.same(JSON.parse(refused.body), { statusCode: 403, code: 'FST_AUTHENTICATION_MISSING_SCOPES', error: 'Forbidden', message: 'Missing required scope', reason: 'missing-scopes' })
   }
   t.equal(opened, 0, 'the WebSocket handler never ran')
 

@@ -17,8 +17,8 @@ const MODULE = 'fastify-authentication/api-key'
 // FastAPI's scheme name for API keys; there is no registered one.
 const challenge = 'APIKey'
 // Built once, thrown as often as needed (see admitted()).
-const invalid = new AuthenticationError('Invalid API key', { statusCode: 401, challenge })
-const repeated = new AuthenticationError('The API key header was sent more than once', { statusCode: 400 })
+const invalid = new AuthenticationError('Invalid API key', { statusCode: 401, challenge, reason: 'unknown-token' })
+const repeated = new AuthenticationError('The API key header was sent more than once', { statusCode: 400, reason: 'malformed-credentials' })
 
 /**
  * An API key in a header or a cookie. No key: anonymous. An unknown key: 401 with

@@ -33,8 +33,10 @@ export function basic (options: BasicOptions): AuthenticationBackend {
   const { verify, realm } = checkOptions(options)
   const challenge = formatChallenge('Basic', { realm, charset: 'UTF-8' })
   // Built once, thrown as often as needed (see admitted()).
-  const malformed = new AuthenticationError('Malformed Basic credentials', { statusCode: 401, challenge })
-  const unknown = new AuthenticationError('Invalid username or password', { statusCode: 401, challenge })
+  const malformed = new AuthenticationError('Malformed Basic credentials', { statusCode: 401, challenge, reason: 'malformed-credentials' })
+  // One refusal for any pair verify does not know: nothing the client sees says whether the
+  // user-id or the password was wrong (the reason is the server's: wrong-password).
+  const unknown = new AuthenticationError('Invalid username or password', { statusCode: 401, challenge, reason: 'wrong-password' })
 
   return {
     credential: 'authorization:basic',

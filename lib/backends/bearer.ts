@@ -3,8 +3,9 @@
 import { hash } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import { checkResult, type AuthenticationBackend, type AuthenticationResult, type BackendAnswer } from './contract'
-import { AuthenticationError } from '../model/errors'
-import { admitted, checkOptionNames, checkRealm, credentialsOf, formatChallenge, recognised } from './shared'
+import type { AuthenticationError } from '../model/errors'
+import { bearerRefusals } from './bearer-refusals'
+import { admitted, checkOptionNames, checkRealm, credentialsOf, recognised } from './shared'
 
 /** Who holds `token`: `{ auth, user }`, or `null`/`undefined` for a token it does not know. Sync or async. */
 export type BearerVerify = (token: string, request: FastifyRequest) => BackendAnswer | PromiseLike<BackendAnswer>
@@ -20,8 +21,6 @@ export type BearerOptions =
 const MODULE = 'fastify-authentication/bearer'
 // RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
-// RFC 6750 §3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
 
 /**
  * `Authorization: Bearer <token>` (RFC 6750 §2.1). No header, or another scheme: anonymous, and
@@ -31,17 +30,14 @@ const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
  */
 export function bearer (options: BearerOptions): AuthenticationBackend {
   const settings = checkOptions(options)
-  const challenges = challengesFor(settings.realm)
   // Built once, thrown as often as needed (see admitted()).
-  const missing = new AuthenticationError('Missing bearer token', { statusCode: 400, challenge: challenges.invalidRequest })
-  const malformed = new AuthenticationError('Malformed bearer token', { statusCode: 400, challenge: challenges.invalidRequest })
-  const invalid = new AuthenticationError('Invalid bearer token', { statusCode: 401, challenge: challenges.invalidToken })
+  const { anonymous, insufficientScope, missing, malformed, token: { 'unknown-token': invalid } } = bearerRefusals(settings.realm)
   const lookup = 'verify' in settings ? verifiedTokens(settings.verify, invalid) : staticTokens(settings.byDigest, invalid)
 
   return {
     credential: 'authorization:bearer',
-    challenge: challenges.anonymous,
-    insufficientScope: challenges.insufficientScope,
+    challenge: anonymous,
+    insufficientScope,
     refusalStatuses: [400, 401],
     securityScheme: { name: 'bearer', definition: { type: 'http', scheme: 'bearer' } },
     authenticate (request) {
@@ -49,30 +45,6 @@ export function bearer (options: BearerOptions): AuthenticationBackend {
       if (token === undefined) return null
       if (!B64TOKEN.test(token)) throw token === '' ? missing : malformed
       return lookup(token, request)
-    }
-  }
-}
-
-interface Challenges {
-  anonymous: string
-  invalidRequest: string
-  invalidToken: string
-  insufficientScope: NonNullable<AuthenticationBackend['insufficientScope']>
-}
-
-/** RFC 6750 §3: every `WWW-Authenticate` value this backend sends, built once. */
-function challengesFor (realm: string | undefined): Challenges {
-  return {
-    anonymous: formatChallenge('Bearer', { realm }),
-    invalidRequest: formatChallenge('Bearer', { realm, error: 'invalid_request' }),
-    invalidToken: formatChallenge('Bearer', { realm, error: 'invalid_token' }),
-    // RFC 6750 §3: scope = scope-token *( SP scope-token ). A scope outside that syntax cannot be
-    // named there: the attribute is left out. `scope` lists what is needed; when any one of the
-    // scopes is enough, error_description says so (its syntax, §3, admits every scope-token).
-    insufficientScope: (scopes, match) => {
-      const scope = scopes.every((name) => SCOPE_TOKEN.test(name)) ? scopes.join(' ') : undefined
-      const description = match === 'any' && scope !== undefined ? `any one of these scopes: ${scope}` : undefined
-      return formatChallenge('Bearer', { realm, error: 'insufficient_scope', error_description: description, scope })
     }
   }
 }

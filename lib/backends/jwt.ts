@@ -10,9 +10,11 @@ import { AuthenticationError } from '../model/errors'
 import type { AuthenticatedUser, Scope } from '../model/types'
 import { BaseUser } from '../model/users'
 import { bearer, type BearerVerify } from './bearer'
+import { bearerRefusals, type TokenReason } from './bearer-refusals'
 import { checkOptionNames, checkRealm, recognised } from './shared'
 
 type Jose = typeof import('jose', { with: { 'resolution-mode': 'import' } })
+type JOSEError = InstanceType<Jose['errors']['JOSEError']>
 
 /** A verified token's payload (RFC 7519 §4.1), frozen. */
 export interface JwtClaims {
@@ -101,6 +103,8 @@ const FIRST_RETRY = 1000
 const LAST_RETRY = 60_000
 // The 503s while the key set cannot be fetched, by their Retry-After (see keySetUnavailable).
 const UNAVAILABLE = new Map<number | undefined, AuthenticationError>()
+// A claim jose found wrong, as a reason; any other claim (a missing exp, a malformed iat) is an unknown-token.
+const CLAIM_REASONS = new Map<string, TokenReason>([['nbf', 'not-yet-valid'], ['iat', 'not-yet-valid'], ['aud', 'wrong-audience'], ['iss', 'wrong-issuer']])
 // What each required option is, for the error that asks for it (RFC 8725 §3.8–3.9, RFC 9068 §4).
 const REQUIRED_WITH_JWKS = {
   issuer: 'the iss of the tokens to accept, like \'https://issuer.example\' (RFC 8725 §3.8, RFC 9068 §4); issuer: null accepts any issuer',
@@ -110,7 +114,8 @@ const REQUIRED_WITH_JWKS = {
 /**
  * JSON Web Tokens (RFC 7519) in `Authorization: Bearer`, verified with jose: `bearer()` with a
  * `verify` that checks the signature and claims, so every RFC 6750 answer is bearer's. A token
- * it cannot verify is a 401 `invalid_token`; a key set it cannot fetch is a 503.
+ * it cannot verify is a 401 `invalid_token` whose reason and `error_description` say why
+ * (docs/refusals.md); a key set it cannot fetch is a 503.
  */
 export function jwt (options: JwtOptions): AuthenticationBackend {
   const settings = checkOptions(options)
@@ -129,13 +134,14 @@ export function jwt (options: JwtOptions): AuthenticationBackend {
     async setup (fastify) {
       const jose = await loadJose()
       const { key, algorithms } = settings
+      const refusals = tokenRefusals(jose, settings.realm)
       if (key instanceof URL) {
-        verifyToken = verifier(settings, jose, remoteKeySet(jose, key, fastify.log))
+        verifyToken = verifier(settings, jose, remoteKeySet(jose, key, fastify.log), refusals)
         return
       }
       await checkKeyFits(jose, key, algorithms)
       for (const warning of settings.warnings) fastify.log.warn(warning)
-      verifyToken = verifier(settings, jose, await staticKey(key, algorithms))
+      verifyToken = verifier(settings, jose, await staticKey(key, algorithms), refusals)
     }
   }
 }
@@ -200,7 +206,36 @@ async function staticKey (key: Uint8Array | KeyObject, algorithms: readonly stri
   return (header) => imported.get(header.alg as string) as webcrypto.CryptoKey
 }
 
-function verifier (settings: Settings, jose: Jose, keyOf: KeyOf): BearerVerify {
+/** The 401 for a token jose refused, and for a revoked one: one AuthenticationError per reason, built once. */
+interface TokenRefusals {
+  of: (error: JOSEError) => AuthenticationError
+  revoked: AuthenticationError
+}
+
+function tokenRefusals (jose: Jose, realm: string | undefined): TokenRefusals {
+  const { token } = bearerRefusals(realm)
+  const { errors } = jose
+  // Checked in order: JWTExpired is a claim failure too.
+  const byClass: Array<[new (...args: never[]) => JOSEError, TokenReason]> = [
+    [errors.JWTExpired, 'expired'],
+    [errors.JWSSignatureVerificationFailed, 'invalid-signature'],
+    // An algorithm the options do not allow (none among them) cannot make a signature this API accepts.
+    [errors.JOSEAlgNotAllowed, 'invalid-signature'],
+    [errors.JWKSNoMatchingKey, 'unknown-key'],
+    [errors.JWKSMultipleMatchingKeys, 'unknown-key']
+  ]
+  return {
+    of (error) {
+      for (const [type, reason] of byClass) if (error instanceof type) return token[reason]
+      if (error instanceof errors.JWTClaimValidationFailed) return token[CLAIM_REASONS.get(error.claim) ?? 'unknown-token']
+      // A token jose cannot read (JWSInvalid, JWTInvalid), a crit header it does not support.
+      return token['unknown-token']
+    },
+    revoked: token.revoked
+  }
+}
+
+function verifier (settings: Settings, jose: Jose, keyOf: KeyOf, refusals: TokenRefusals): BearerVerify {
   const { verifyOptions, isRevoked } = settings
   // By the SHA-256 digest of the token; an entry never outlives the token's expiry, nor its key.
   const cache = new Map<string, Remembered>()
@@ -216,7 +251,7 @@ function verifier (settings: Settings, jose: Jose, keyOf: KeyOf): BearerVerify {
       header = verified.protectedHeader
     } catch (error) {
       // jose's own errors are the token's fault: a bad signature, a claim, an algorithm, no matching key.
-      if (error instanceof jose.errors.JOSEError) return null
+      if (error instanceof jose.errors.JOSEError) throw refusals.of(error)
       throw error
     }
     const verified = await caller(claims, settings)
@@ -226,7 +261,7 @@ function verifier (settings: Settings, jose: Jose, keyOf: KeyOf): BearerVerify {
       if (cache.size >= CACHE_SIZE) cache.delete(cache.keys().next().value as string)
       cache.set(digest, { ...verified, expiresAt, header, key: key as VerificationKey })
     }
-    return unlessRevoked(verified, request, isRevoked)
+    return unlessRevoked(verified, request, isRevoked, refusals.revoked)
   }
 
   return (token, request) => {
@@ -237,7 +272,7 @@ function verifier (settings: Settings, jose: Jose, keyOf: KeyOf): BearerVerify {
     // set without it, or cannot fetch the set, the token is verified again, as a new one would be.
     // (jose imports each key of a fetched set anew, so after a refetch every token is verified once more.)
     const answer = (key: VerificationKey): BackendAnswer | PromiseLike<BackendAnswer> =>
-      key === remembered.key ? unlessRevoked(remembered, request, isRevoked) : verifyAndRemember(token, digest, request)
+      key === remembered.key ? unlessRevoked(remembered, request, isRevoked, refusals.revoked) : verifyAndRemember(token, digest, request)
     const key = keyOf(remembered.header)
     return isThenable(key) ? key.then(answer, () => verifyAndRemember(token, digest, request)) : answer(key)
   }
@@ -296,7 +331,7 @@ function remoteKeySet (jose: Jose, url: URL, log: FastifyBaseLogger): KeyOf {
 function keySetUnavailable (retryAfter: number | undefined): AuthenticationError {
   let refusal = UNAVAILABLE.get(retryAfter)
   if (refusal === undefined) {
-    refusal = new AuthenticationError('Bearer tokens cannot be verified right now', { statusCode: 503, retryAfter })
+    refusal = new AuthenticationError('Bearer tokens cannot be verified right now', { statusCode: 503, retryAfter, reason: 'unavailable' })
     UNAVAILABLE.set(retryAfter, refusal)
   }
   return refusal
@@ -315,15 +350,17 @@ async function caller (claims: JwtClaims, settings: Settings): Promise<Verified 
   return { result: recognised({ auth, user }), claims }
 }
 
-function unlessRevoked (verified: Verified, request: FastifyRequest, isRevoked: Settings['isRevoked']): BackendAnswer | PromiseLike<BackendAnswer> {
+function unlessRevoked (
+  verified: Verified, request: FastifyRequest, isRevoked: Settings['isRevoked'], refusal: AuthenticationError
+): BackendAnswer | PromiseLike<BackendAnswer> {
   if (isRevoked === undefined) return verified.result
   const revoked = isRevoked(verified.claims, request)
-  return isThenable(revoked) ? revoked.then((settled) => answer(verified, settled)) : answer(verified, revoked)
-}
-
-function answer (verified: Verified, revoked: unknown): BackendAnswer {
-  if (typeof revoked !== 'boolean') throw new TypeError(`${MODULE}: isRevoked(claims, request) must return true or false`)
-  return revoked ? null : verified.result
+  const answer = (settled: unknown): BackendAnswer => {
+    if (typeof settled !== 'boolean') throw new TypeError(`${MODULE}: isRevoked(claims, request) must return true or false`)
+    if (settled) throw refusal
+    return verified.result
+  }
+  return isThenable(revoked) ? revoked.then(answer) : answer(revoked)
 }
 
 /**

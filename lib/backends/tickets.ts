@@ -33,7 +33,8 @@ export interface WebSocketTickets extends AuthenticationBackend {
    * A ticket for the caller of `request`, an authenticated HTTP request: 43 base64url characters
    * (256 random bits), bound to the request's `Origin`. Rejects with a 401 `AuthenticationError`
    * for an anonymous caller, expired credentials or a caller a ticket admitted (a ticket never
-   * buys another), and with a 503 one when the store has no room left.
+   * buys another), and with a 503 `unavailable` one (with `Retry-After`) when the store has no
+   * room left or cannot be reached.
    */
   issue (request: FastifyRequest): Promise<string>
   /**
@@ -77,15 +78,17 @@ const admittedByTicket = new WeakSet<FastifyRequest>()
 
 // Built once, thrown as often as needed. A handshake is refused with 403 whatever the status: the
 // message says why, never what the ticket was.
-const severalTickets = new AuthenticationError('Several WebSocket tickets offered', { statusCode: 403 })
-const malformedTicket = new AuthenticationError('Malformed WebSocket ticket', { statusCode: 403 })
-const unknownTicket = new AuthenticationError('Unknown or already used WebSocket ticket', { statusCode: 403 })
-const expiredTicket = new AuthenticationError('Expired WebSocket ticket', { statusCode: 403 })
-const otherOrigin = new AuthenticationError('WebSocket ticket issued to another Origin', { statusCode: 403 })
+const severalTickets = new AuthenticationError('Several WebSocket tickets offered', { statusCode: 403, reason: 'malformed-credentials' })
+const malformedTicket = new AuthenticationError('Malformed WebSocket ticket', { statusCode: 403, reason: 'malformed-credentials' })
+const unknownTicket = new AuthenticationError('Unknown or already used WebSocket ticket', { statusCode: 403, reason: 'unknown-token' })
+const expiredTicket = new AuthenticationError('Expired WebSocket ticket', { statusCode: 403, reason: 'expired' })
+const otherOrigin = new AuthenticationError('WebSocket ticket issued to another Origin', { statusCode: 403, reason: 'foreign-origin' })
 // issue()'s refusals, sent to the HTTP caller asking for a ticket.
-const anonymous = new AuthenticationError('Authentication required for a WebSocket ticket', { statusCode: 401 })
-const expiredCredentials = new AuthenticationError('The credentials have expired: sign in again before asking for a WebSocket ticket', { statusCode: 401 })
-const storeFull = new AuthenticationError('No room for another WebSocket ticket: try again shortly', { statusCode: 503 })
+const anonymous = new AuthenticationError('Authentication required for a WebSocket ticket', { statusCode: 401, reason: 'missing-credentials' })
+const expiredCredentials = new AuthenticationError('The credentials have expired: sign in again before asking for a WebSocket ticket', { statusCode: 401, reason: 'expired' })
+const storeFull = new AuthenticationError('No room for another WebSocket ticket: try again shortly', { statusCode: 503, retryAfter: 1, reason: 'unavailable' })
+// RFC 9110 §10.2.3: Retry-After in seconds; a store that cannot be reached is asked again on the next request.
+const storeDown = new AuthenticationError('WebSocket tickets cannot be issued or redeemed right now', { statusCode: 503, retryAfter: 5, reason: 'unavailable' })
 
 /**
  * Single-use tickets that carry an HTTP caller over to a WebSocket handshake, offered as the
@@ -95,6 +98,7 @@ const storeFull = new AuthenticationError('No room for another WebSocket ticket:
  */
 export function webSocketTickets (options: WebSocketTicketsOptions = {}): WebSocketTickets {
   const { ttl, maxPerIdentity, store } = checkOptions(options)
+  const outage = storeOutage()
 
   return {
     credential: 'sec-websocket-protocol:ticket',
@@ -110,8 +114,14 @@ export function webSocketTickets (options: WebSocketTicketsOptions = {}): WebSoc
         admittedByTicket.add(request)
         return caller
       }
-      const taken = store.take(idOf(ticket))
-      return isThenable(taken) ? taken.then(admit) : admit(taken)
+      let taken: ReturnType<TicketStore['take']>
+      try {
+        taken = store.take(idOf(ticket))
+      } catch (error) {
+        return outage.failed(error, request)
+      }
+      if (!isThenable(taken)) return admit(outage.answered(taken, request))
+      return taken.then((value) => admit(outage.answered(value, request)), (error: unknown) => outage.failed(error, request))
     },
 
     async issue (request) {
@@ -127,12 +137,44 @@ export function webSocketTickets (options: WebSocketTicketsOptions = {}): WebSoc
         authExpiresAt: auth.expiresAt ?? null
       }
       const ticket = randomBytes(32).toString('base64url')
-      const stored = await store.set(idOf(ticket), JSON.stringify(record), Math.ceil(expiresAt - now), { identity: user.identity, maxPerIdentity })
-      if (stored === false) throw storeFull
+      let stored: Awaited<ReturnType<TicketStore['set']>>
+      try {
+        stored = await store.set(idOf(ticket), JSON.stringify(record), Math.ceil(expiresAt - now), { identity: user.identity, maxPerIdentity })
+      } catch (error) {
+        return outage.failed(error, request)
+      }
+      if (outage.answered(stored, request) === false) throw storeFull
       return ticket
     },
 
     handleProtocols: selectProtocol
+  }
+}
+
+/**
+ * A store that throws or rejects cannot be reached: a 503 `unavailable` with `Retry-After`, never a
+ * rejected ticket. Logged at error level once when an outage begins, and once when it ends.
+ */
+function storeOutage (): {
+  failed: (error: unknown, request: FastifyRequest) => never
+  answered: <T>(value: T, request: FastifyRequest) => T
+} {
+  let down = false
+  return {
+    failed (error, request) {
+      if (!down) {
+        down = true
+        request.log.error({ err: error }, `${MODULE}: the ticket store (the store option) cannot be reached; issue() and handshakes with a ticket get 503 until it can`)
+      }
+      throw storeDown
+    },
+    answered (value, request) {
+      if (down) {
+        down = false
+        request.log.info(`${MODULE}: the ticket store (the store option) answers again`)
+      }
+      return value
+    }
   }
 }
 

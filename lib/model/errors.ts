@@ -1,3 +1,51 @@
+/**
+ * Why the plugin refused a request: a stable code, the same in the `fastify-authentication:refused`
+ * event, the debug log line, `error.reason` for `onError`, and the JSON body sent to the client
+ * (where `code` is `FST_AUTHENTICATION_` and the reason in upper snake case). See docs/refusals.md.
+ */
+export type RefusalReason = keyof typeof REASON_WORDS
+
+/** Each reason, and what it means in words: the debug log line says it. */
+const REASON_WORDS = {
+  'missing-credentials': 'no credentials were sent, and the route needs a caller',
+  'malformed-credentials': 'the credentials do not follow their scheme\'s syntax',
+  'invalid-signature': 'the token\'s signature does not verify',
+  expired: 'the token has expired',
+  'not-yet-valid': 'the token is not valid yet (nbf, or iat in the future)',
+  'wrong-audience': 'the token is meant for another audience (aud)',
+  'wrong-issuer': 'the token comes from another issuer (iss)',
+  'unknown-key': 'no key verifies the token (its kid or alg matches none)',
+  revoked: 'the token was revoked',
+  'unknown-token': 'the backend does not know the token or key, or its claims name no caller',
+  'wrong-password': 'the user-id and password match no user',
+  'missing-scopes': 'the caller lacks the scopes a guard needs',
+  'foreign-origin': 'a WebSocket handshake came from a page of another origin',
+  unavailable: 'what the backend needs (a key set, store or upstream) cannot be reached',
+  timeout: 'the backends took longer than the timeout option',
+  'backend-error': 'a backend failed or broke its contract',
+  'not-covered': 'a guard runs on a route no registration of the plugin covers',
+  'locked-out': 'too many rejected credentials from this client or for this identity'
+} as const
+
+const REFUSAL_REASONS = Object.keys(REASON_WORDS) as RefusalReason[]
+
+/** The debug log line of each reason, built once. */
+const LOG_LINES = new Map(REFUSAL_REASONS.map((reason) => [reason, `fastify-authentication: refused (${reason}): ${REASON_WORDS[reason]}`]))
+
+export function isRefusalReason (value: unknown): value is RefusalReason {
+  return typeof value === 'string' && Object.hasOwn(REASON_WORDS, value)
+}
+
+/** The debug log line of a refusal: the reason in words. */
+export function logLineOf (reason: RefusalReason): string {
+  return LOG_LINES.get(reason) as string
+}
+
+/** The `code` of a refusal's JSON body: `expired` → `FST_AUTHENTICATION_EXPIRED`. */
+export function codeOf (reason: RefusalReason): string {
+  return 'FST_AUTHENTICATION_' + reason.toUpperCase().replaceAll('-', '_')
+}
+
 export interface AuthenticationErrorOptions extends ErrorOptions {
   /** The status the default `onError` answers with: 400 (Starlette's) unless given. */
   statusCode?: number
@@ -5,6 +53,11 @@ export interface AuthenticationErrorOptions extends ErrorOptions {
   challenge?: string
   /** Seconds the client should wait before trying again: the default `onError` sends them as `Retry-After` (RFC 9110 §10.2.3). */
   retryAfter?: number
+  /**
+   * Why, as a `RefusalReason`. Unless given: `malformed-credentials` for a 400, `unavailable` for a
+   * 5xx, `unknown-token` for any other status.
+   */
+  reason?: RefusalReason
 }
 
 /**
@@ -15,10 +68,11 @@ export class AuthenticationError extends Error {
   readonly statusCode: number
   readonly challenge: string | undefined
   readonly retryAfter: number | undefined
+  readonly reason: RefusalReason
 
   constructor (message = 'Invalid authentication credentials', options: AuthenticationErrorOptions = {}) {
     super(message, options)
-    const { statusCode = 400, challenge, retryAfter } = options
+    const { statusCode = 400, challenge, retryAfter, reason = defaultReason(statusCode) } = options
     if (!Number.isInteger(statusCode) || statusCode < 400 || statusCode > 599) {
       throw new RangeError('AuthenticationError: statusCode must be an integer from 400 to 599')
     }
@@ -28,11 +82,24 @@ export class AuthenticationError extends Error {
     if (retryAfter !== undefined && !(Number.isInteger(retryAfter) && retryAfter >= 0)) {
       throw new RangeError('AuthenticationError: retryAfter must be a whole number of seconds, 0 or more')
     }
+    if (!isRefusalReason(reason)) {
+      throw new RangeError(`AuthenticationError: reason must be one of ${REFUSAL_REASONS.join(', ')}`)
+    }
     this.name = 'AuthenticationError'
     this.statusCode = statusCode
     this.challenge = challenge
     this.retryAfter = retryAfter
+    this.reason = reason
   }
+
+  /** The `code` of the JSON body the default `onError` sends, like `FST_AUTHENTICATION_EXPIRED`. */
+  get code (): string {
+    return codeOf(this.reason)
+  }
+}
+
+function defaultReason (statusCode: number): RefusalReason {
+  return statusCode === 400 ? 'malformed-credentials' : statusCode >= 500 ? 'unavailable' : 'unknown-token'
 }
 
 /** Printable ASCII that does not start with a space: what Node accepts in a header, and what a challenge is. */
@@ -74,7 +141,7 @@ export function backendFailed (cause: Error): AuthenticationPluginError {
 
 const TIMEOUT = 'FST_AUTHENTICATION_TIMEOUT'
 
-export function isTimeoutError (error: unknown): boolean {
+export function isTimeoutError (error: unknown): error is AuthenticationPluginError {
   return error instanceof AuthenticationPluginError && error.code === TIMEOUT
 }
 

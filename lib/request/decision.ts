@@ -1,13 +1,14 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyRequest } from 'fastify'
-import { AuthenticationError, AuthenticationPluginError, backendFailed, backendThrewNonError, isTimeoutError, notCoveredError } from '../model/errors'
+import {
+  AuthenticationError, AuthenticationPluginError, backendFailed, backendThrewNonError, codeOf, isTimeoutError, notCoveredError, type RefusalReason
+} from '../model/errors'
 import { grants } from '../model/scopes'
 import type { Scope } from '../model/types'
 import { registrationOf, type Registration } from '../registration'
 import type { Guard } from '../routes/guard'
 import type { RoutePlan } from '../routes/plan'
 import { isWebSocketRequest } from '../websocket/handshake'
-import type { RefusalReason } from './events'
 import { kLockedOut } from './lockout'
 import { safeNext } from './redirect'
 import { FOREIGN_ORIGIN, kFailure, kRecognisedBy } from './state'
@@ -20,7 +21,7 @@ import { FOREIGN_ORIGIN, kFailure, kRecognisedBy } from './state'
  */
 export interface Refusal {
   readonly reason: RefusalReason
-  /** The plugin's own failure (500, or 503 for a timeout): Fastify's error handler answers and logs it. */
+  /** The plugin's own failure: logged, and answered by Fastify's error handler unless `body` is set (a timeout). */
   readonly failure?: Error
   /** Credentials a backend rejected: the registration's `onError` answers them when it has one. */
   readonly rejected?: AuthenticationError
@@ -29,28 +30,21 @@ export interface Refusal {
   readonly challenge?: string | readonly string[]
   readonly retryAfter?: number
   readonly location?: string
-  readonly contentType?: string
+  /** JSON, Fastify's error shape plus the reason (see `errorBody`); none for a redirect. */
   readonly body?: string
   /** The scopes of the guard that refused (`missing-scopes`), for the refusal's event. */
   readonly required?: readonly Scope[]
 }
 
-const JSON_TYPE = 'application/json; charset=utf-8'
-const TEXT_TYPE = 'text/plain; charset=utf-8'
 // A WebSocket handshake is always refused with 403, whatever the route or the backend asked for (as in Starlette).
-const HANDSHAKE_BODY = errorBody(403, 'Forbidden')
-const FOREIGN_ORIGIN_REFUSAL: Refusal = handshakeRefusal('origin')
-const REJECTED_HANDSHAKE: Refusal = handshakeRefusal('invalid-credentials')
-const LOCKED_OUT_HANDSHAKE: Refusal = handshakeRefusal('locked-out')
-const LOCKED_OUT_BODY = JSON.stringify({
-  statusCode: 429,
-  code: 'FST_AUTHENTICATION_LOCKED_OUT',
-  error: STATUS_CODES[429],
-  message: 'Too many rejected credentials: try again once Retry-After has passed',
-  reason: 'locked-out'
-})
-// The guards' bodies, serialized once by status: a refusal costs no JSON.stringify.
-const guardBodies: Array<string | undefined> = []
+const FOREIGN_ORIGIN_REFUSAL: Refusal = handshakeRefusal('foreign-origin', 'The page\'s origin may not open a WebSocket here')
+const LOCKED_OUT_MESSAGE = 'Too many rejected credentials: try again once Retry-After has passed'
+const LOCKED_OUT_HANDSHAKE: Refusal = handshakeRefusal('locked-out', LOCKED_OUT_MESSAGE)
+const LOCKED_OUT_BODY = errorBody(429, LOCKED_OUT_MESSAGE, 'locked-out')
+// Bodies serialized once, by status and reason, or by the backend's refusal (built once too): a refusal costs no JSON.stringify.
+const guardBodies = new Map<string, string>()
+const rejections = new WeakMap<AuthenticationError, Refusal>()
+const rejectedHandshakes = new WeakMap<AuthenticationError, Refusal>()
 
 /** The refusal for what the request's `onRequest` hook found, or for its route's guards; `null` lets it on. */
 export function decide (request: FastifyRequest, plan: RoutePlan): Refusal | null {
@@ -61,12 +55,29 @@ export function decide (request: FastifyRequest, plan: RoutePlan): Refusal | nul
   const failure = request[kFailure]
   if (failure === undefined) return decideGuards(guards, registration, request)
   if (failure === FOREIGN_ORIGIN) return FOREIGN_ORIGIN_REFUSAL
-  if (!(failure instanceof AuthenticationError)) {
-    return { reason: isTimeoutError(failure) ? 'timeout' : 'backend-error', failure, statusCode: (failure as AuthenticationPluginError).statusCode }
+  if (isTimeoutError(failure)) return { reason: 'timeout', failure, statusCode: 503, body: errorBody(503, failure.message, 'timeout') }
+  if (!(failure instanceof AuthenticationError)) return { reason: 'backend-error', failure, statusCode: (failure as AuthenticationPluginError).statusCode }
+  return isWebSocketRequest(request) ? rejectedHandshake(failure) : rejected(failure)
+}
+
+/** The answer to credentials a backend rejected: its status, challenge, Retry-After and message. */
+function rejected (error: AuthenticationError): Refusal {
+  let refusal = rejections.get(error)
+  if (refusal === undefined) {
+    const { reason, statusCode, challenge, retryAfter, message } = error
+    refusal = { reason, rejected: error, statusCode, challenge, retryAfter, body: errorBody(statusCode, message, reason) }
+    rejections.set(error, refusal)
   }
-  if (isWebSocketRequest(request)) return REJECTED_HANDSHAKE
-  const { statusCode, challenge, retryAfter, message } = failure
-  return { reason: 'invalid-credentials', rejected: failure, statusCode, challenge, retryAfter, contentType: TEXT_TYPE, body: message }
+  return refusal
+}
+
+function rejectedHandshake (error: AuthenticationError): Refusal {
+  let refusal = rejectedHandshakes.get(error)
+  if (refusal === undefined) {
+    refusal = handshakeRefusal(error.reason, error.message)
+    rejectedHandshakes.set(error, refusal)
+  }
+  return refusal
 }
 
 /**
@@ -91,7 +102,7 @@ function decideGuards (guards: readonly Guard[], registration: Registration, req
 
 function missingScopes (guard: Guard, { challenges }: Registration, request: FastifyRequest): Refusal {
   const required = guard.required
-  if (isWebSocketRequest(request)) return { ...handshakeRefusal('missing-scopes'), required }
+  if (isWebSocketRequest(request)) return { ...handshakeRefusal('missing-scopes', 'Missing required scope'), required }
   const recognisedBy = request[kRecognisedBy]
   // Only an anonymous caller is sent to log in: a caller who is logged in would come back from
   // the login page without the scopes (Starlette's requires(redirect=) sends every caller).
@@ -101,11 +112,13 @@ function missingScopes (guard: Guard, { challenges }: Registration, request: Fas
   }
   // RFC 9110 §15.5.2: a 401 carries a challenge; without one, an anonymous caller gets 403 (Starlette's default).
   const statusCode = guard.statusCode ?? (recognisedBy == null && challenges !== undefined ? 401 : 403)
+  // A 401 asks for credentials: the caller sent none the route accepts.
+  const reason = statusCode === 401 ? 'missing-credentials' : 'missing-scopes'
   const challenge = statusCode === 401
     ? challenges
     // RFC 6750 §3.1: the recognising backend names the scopes the caller lacks.
     : statusCode === 403 ? recognisedBy?.insufficientScope?.(required, guard.match) : undefined
-  return { reason: 'missing-scopes', statusCode, challenge, contentType: JSON_TYPE, body: guardBody(statusCode), required }
+  return { reason, statusCode, challenge, body: guardBody(statusCode, reason), required }
 }
 
 /**
@@ -114,15 +127,15 @@ function missingScopes (guard: Guard, { challenges }: Registration, request: Fas
  */
 function lockedOut (retryAfter: number, request: FastifyRequest): Refusal {
   if (isWebSocketRequest(request)) return LOCKED_OUT_HANDSHAKE
-  return { reason: 'locked-out', statusCode: 429, retryAfter, contentType: JSON_TYPE, body: LOCKED_OUT_BODY }
+  return { reason: 'locked-out', statusCode: 429, retryAfter, body: LOCKED_OUT_BODY }
 }
 
 function notCovered (): Refusal {
   return { reason: 'not-covered', failure: notCoveredError(), statusCode: 500 }
 }
 
-function handshakeRefusal (reason: RefusalReason): Refusal {
-  return { reason, statusCode: 403, contentType: JSON_TYPE, body: HANDSHAKE_BODY }
+function handshakeRefusal (reason: RefusalReason, message: string): Refusal {
+  return { reason, statusCode: 403, body: errorBody(403, message, reason) }
 }
 
 /**
@@ -134,11 +147,17 @@ export function failureOf (thrown: unknown): Error {
   return thrown instanceof Error ? backendFailed(thrown) : backendThrewNonError(thrown)
 }
 
-function guardBody (statusCode: number): string {
-  return (guardBodies[statusCode] ??= errorBody(statusCode, statusCode === 401 ? 'Authentication required' : 'Missing required scope'))
+function guardBody (statusCode: number, reason: RefusalReason): string {
+  const key = `${statusCode} ${reason}`
+  let body = guardBodies.get(key)
+  if (body === undefined) {
+    body = errorBody(statusCode, statusCode === 401 ? 'Authentication required' : 'Missing required scope', reason)
+    guardBodies.set(key, body)
+  }
+  return body
 }
 
-/** Fastify's error shape: `{ statusCode, error, message }`. */
-function errorBody (statusCode: number, message: string): string {
-  return JSON.stringify({ statusCode, error: STATUS_CODES[statusCode], message })
+/** Fastify's error shape plus the reason: `{ statusCode, code, error, message, reason }`. */
+function errorBody (statusCode: number, message: string, reason: RefusalReason): string {
+  return JSON.stringify({ statusCode, code: codeOf(reason), error: STATUS_CODES[statusCode], message, reason })
 }

@@ -1,9 +1,15 @@
 import { channel } from 'node:diagnostics_channel'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { RefusalReason as Reason } from '../model/errors'
 import type { Scope } from '../model/types'
 
-/** Why the plugin refused a request, as published on `fastify-authentication:refused`. */
-export type RefusalReason = 'missing-scopes' | 'invalid-credentials' | 'backend-error' | 'timeout' | 'origin' | 'not-covered' | 'locked-out'
+export type RefusalReason = Reason
+
+/** The names of the channels the plugin publishes on, for `subscribe(channels.refused, …)`. */
+export const channels = {
+  refused: 'fastify-authentication:refused',
+  authenticated: 'fastify-authentication:authenticated'
+} as const
 
 export interface RefusedMessage {
   request: FastifyRequest
@@ -19,8 +25,8 @@ export interface AuthenticatedMessage {
   user: FastifyRequest['user']
 }
 
-const refusedChannel = channel('fastify-authentication:refused')
-const authenticatedChannel = channel('fastify-authentication:authenticated')
+const refusedChannel = channel(channels.refused)
+const authenticatedChannel = channel(channels.authenticated)
 
 /**
  * Publishes a refusal once its answer is out, with the status the client got (an `onError` or an

@@ -199,7 +199,7 @@ t.test("a page on another origin with the user's cookie: 403 before any backend 
   await serverSaw(from, (events) => events.length > 0)
   await sleep(100)
   const server = seen.slice(from).filter((event) => event.url === '/ws')
-  t.match(server, [{ channel: 'refused', reason: 'origin', statusCode: 403, origin: other, cookie: true }],
+  t.match(server, [{ channel: 'refused', reason: 'foreign-origin', statusCode: 403, origin: other, cookie: true }],
     'refused for its origin, although the browser sent the session cookie')
   t.equal(server.length, 1, 'and nothing else: no backend recognised anyone, none ran')
 
