@@ -33,7 +33,7 @@ async function main (): Promise<void> {
     [`curl -i ${address}/`, '200 public: anonymous, no scopes'],
     [`curl -i ${address}/api/me`, '401 WWW-Authenticate: Cookie, Bearer realm="example"'],
     [`curl -i ${alice} ${address}/api/me`, '200 {"user":"alice"}'],
-    [`curl -i -H 'Authorization: Bearer nope' ${address}/api/me`, '401 Bearer realm="example", error="invalid_token"'],
+    [`curl -i -H 'Authorization: Bearer nope' ${address}/api/me`, '401 Bearer realm="example", error="invalid_token", error_description="token unknown"'],
     [`curl -i ${alice} ${address}/api/admin`, '403 Bearer realm="example", error="insufficient_scope", scope="admin"'],
     [`curl -i ${admin} ${address}/api/admin`, '200 {"admin":"root"}'],
     [`curl -i ${address}/admin`, '303 to /login?next=%2Fadmin'],

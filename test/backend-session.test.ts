@@ -372,7 +372,7 @@ for (const plugin of plugins) {
         await refused.post('/login', { user: 'revoked' })
         const revoked = await refused.fetch('/')
         t.equal(revoked.status, 401)
-        t.equal(await revoked.text(), 'Session revoked')
+        t.match(await revoked.json(), { statusCode: 401, message: 'Session revoked' })
         // Every request that carries the session is refused, logging in again included: docs/backends/session.md says so.
         t.equal((await refused.post('/login', { user: 'alice' })).status, 401, 'the login route too')
 

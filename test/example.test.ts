@@ -117,7 +117,7 @@ t.test('every command the example app prints gets the answer its comment says', 
   t.equal((await fetch(http + '/api/me', { headers: { authorization: 'Basic alice-token' } })).status, 401, 'another scheme is anonymous')
   const malformed = await fetch(http + '/api/me', { headers: { authorization: 'Bearer not a token' } })
   t.equal(malformed.status, 400)
-  t.equal(malformed.headers.get('www-authenticate'), 'Bearer realm="example", error="invalid_request"')
+  t.equal(malformed.headers.get('www-authenticate'), 'Bearer realm="example", error="invalid_request", error_description="token malformed"')
   t.same(await (await fetch(http + '/', { headers: alice })).json(), { authenticated: true, user: 'alice', scopes: ['authenticated'] })
   const redirected = await fetch(http + '/admin', { redirect: 'manual', headers: alice })
   t.equal(redirected.status, 403, 'a known caller without the scope is refused, not sent to log in again')

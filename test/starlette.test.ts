@@ -84,7 +84,8 @@ t.test('test_authentication_required', async (t) => {
   }
   const response = await fetch(http + '/dashboard', { headers: BAD })
   t.equal(response.status, 400)
-  t.equal(await response.text(), 'Invalid basic auth credentials')
+  // Starlette answers with the message as text; every refusal here is JSON with the same message.
+  t.match(await response.json(), { statusCode: 400, message: 'Invalid basic auth credentials', reason: 'malformed-credentials' })
 })
 
 t.test('test_websocket_authentication_required', async (t) => {

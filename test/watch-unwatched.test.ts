@@ -42,7 +42,7 @@ t.test('the plugin guards its routes; a guard no registration covers answers 500
     t.match(JSON.parse(answer.body).message, /does not cover it: register it/, `${path}: saying what to do`)
   }
   t.equal(ran, 1, 'no guarded handler ran but the one the caller may use')
-  t.same(refused, ['missing-scopes', 'missing-scopes', 'not-covered', 'not-covered'], 'each refusal published, with its reason')
+  t.same(refused, ['missing-credentials', 'missing-scopes', 'not-covered', 'not-covered'], 'each refusal published, with its reason')
 })
 
 t.test('fastify-authentication/openapi refuses to document its routes, saying to import the package first', async (t) => {
