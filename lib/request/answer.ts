@@ -12,14 +12,9 @@ export function answer (
   const { reason, statusCode, challenge, retryAfter, location, body } = refusal
   publishRefusal(request, reply, reason, refusal.required)
   const { failure } = refusal
-  if (failure === undefined) {
-    request.log.debug({ reason }, logLineOf(reason))
-  } else {
-    // The plugin's own failure: Fastify's error handler answers it and logs it with its cause,
-    // unless the decision wrote its answer (a timeout, 503 with its reason), logged here alike.
-    if (body === undefined) return done(failure)
-    request.log.error({ reason, err: failure }, logLineOf(reason))
-  }
+  // The plugin's own failures are the server's trouble: logged where an operator looks, with the cause.
+  if (failure === undefined) request.log.debug({ reason }, logLineOf(reason))
+  else request.log.error({ reason, err: failure }, logLineOf(reason))
   // Set before a custom onError runs: it keeps them unless it removes them on purpose.
   if (challenge !== undefined) reply.header('www-authenticate', challenge)
   if (retryAfter !== undefined) reply.header('retry-after', retryAfter)

@@ -21,7 +21,7 @@ import { FOREIGN_ORIGIN, kFailure, kRecognisedBy } from './state'
  */
 export interface Refusal {
   readonly reason: RefusalReason
-  /** The plugin's own failure: logged, and answered by Fastify's error handler unless `body` is set (a timeout). */
+  /** The plugin's own failure (500, or 503 for a timeout), logged at error level with its cause. */
   readonly failure?: Error
   /** Credentials a backend rejected: the registration's `onError` answers them when it has one. */
   readonly rejected?: AuthenticationError
@@ -41,6 +41,8 @@ const FOREIGN_ORIGIN_REFUSAL: Refusal = handshakeRefusal('foreign-origin', 'The 
 const LOCKED_OUT_MESSAGE = 'Too many rejected credentials: try again once Retry-After has passed'
 const LOCKED_OUT_HANDSHAKE: Refusal = handshakeRefusal('locked-out', LOCKED_OUT_MESSAGE)
 const LOCKED_OUT_BODY = errorBody(429, LOCKED_OUT_MESSAGE, 'locked-out')
+// Seconds a client is asked to wait when the store is out of reach, as a ticket store's outage asks.
+const STORE_RETRY_AFTER = 5
 // Bodies serialized once, by status and reason, or by the backend's refusal (built once too): a refusal costs no JSON.stringify.
 const guardBodies = new Map<string, string>()
 const rejections = new WeakMap<AuthenticationError, Refusal>()
@@ -55,8 +57,11 @@ export function decide (request: FastifyRequest, plan: RoutePlan): Refusal | nul
   const failure = request[kFailure]
   if (failure === undefined) return decideGuards(guards, registration, request)
   if (failure === FOREIGN_ORIGIN) return FOREIGN_ORIGIN_REFUSAL
-  if (isTimeoutError(failure)) return { reason: 'timeout', failure, statusCode: 503, body: errorBody(503, failure.message, 'timeout') }
-  if (!(failure instanceof AuthenticationError)) return { reason: 'backend-error', failure, statusCode: (failure as AuthenticationPluginError).statusCode }
+  if (!(failure instanceof AuthenticationError)) {
+    // A 503 of the plugin's own other than the timeout: the store it keeps its state in is out of reach.
+    const reason = isTimeoutError(failure) ? 'timeout' : (failure as AuthenticationPluginError).statusCode === 503 ? 'unavailable' : 'backend-error'
+    return pluginFailure(reason, failure as AuthenticationPluginError)
+  }
   return isWebSocketRequest(request) ? rejectedHandshake(failure) : rejected(failure)
 }
 
@@ -131,7 +136,13 @@ function lockedOut (retryAfter: number, request: FastifyRequest): Refusal {
 }
 
 function notCovered (): Refusal {
-  return { reason: 'not-covered', failure: notCoveredError(), statusCode: 500 }
+  return pluginFailure('not-covered', notCoveredError())
+}
+
+/** The plugin's own failure: its status and message (which name no backend's error), and the failure itself for the log. */
+function pluginFailure (reason: RefusalReason, failure: AuthenticationPluginError): Refusal {
+  const retryAfter = reason === 'unavailable' ? STORE_RETRY_AFTER : undefined
+  return { reason, failure, statusCode: failure.statusCode, retryAfter, body: errorBody(failure.statusCode, failure.message, reason) }
 }
 
 function handshakeRefusal (reason: RefusalReason, message: string): Refusal {
