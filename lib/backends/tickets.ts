@@ -6,6 +6,7 @@ import { hash, randomBytes } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import type { FastifyRequest } from 'fastify'
 import { isThenable, type AuthenticationBackend, type AuthenticationResult } from './contract'
+import { Outage } from '../model/outage'
 import { AuthCredentials, areCredentials } from '../model/credentials'
 import { AuthenticationError } from '../model/errors'
 import type { Scope } from '../model/types'
@@ -153,26 +154,20 @@ export function webSocketTickets (options: WebSocketTicketsOptions = {}): WebSoc
 
 /**
  * A store that throws or rejects cannot be reached: a 503 `unavailable` with `Retry-After`, never a
- * rejected ticket. Logged at error level once when an outage begins, and once when it ends.
+ * rejected ticket, logged once per outage.
  */
 function storeOutage (): {
   failed: (error: unknown, request: FastifyRequest) => never
   answered: <T>(value: T, request: FastifyRequest) => T
 } {
-  let down = false
+  const outage = new Outage(`${MODULE}: the ticket store (the store option) cannot be reached; issue() and handshakes with a ticket get 503 until it can`)
   return {
     failed (error, request) {
-      if (!down) {
-        down = true
-        request.log.error({ err: error }, `${MODULE}: the ticket store (the store option) cannot be reached; issue() and handshakes with a ticket get 503 until it can`)
-      }
+      outage.failed(error, request.log)
       throw storeDown
     },
     answered (value, request) {
-      if (down) {
-        down = false
-        request.log.info(`${MODULE}: the ticket store (the store option) answers again`)
-      }
+      outage.answered(request.log, `${MODULE}: the ticket store (the store option) answers again`)
       return value
     }
   }

@@ -12,8 +12,9 @@ export function answer (
   const { reason, statusCode, challenge, retryAfter, location, body } = refusal
   publishRefusal(request, reply, reason, refusal.required)
   const { failure } = refusal
-  // The plugin's own failures are the server's trouble: logged where an operator looks, with the cause.
-  if (failure === undefined) request.log.debug({ reason }, logLineOf(reason))
+  // The plugin's own failures are the server's trouble: logged where an operator looks, with the
+  // cause; an outage is logged once, where it is met (model/outage.ts).
+  if (failure === undefined || reason === 'unavailable') request.log.debug({ reason }, logLineOf(reason))
   else request.log.error({ reason, err: failure }, logLineOf(reason))
   // Set before a custom onError runs: it keeps them unless it removes them on purpose.
   if (challenge !== undefined) reply.header('www-authenticate', challenge)

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import type { AuthenticationBackend } from '../backends/contract'
 import { AuthenticationError, AuthenticationPluginError } from '../model/errors'
+import { Outage } from '../model/outage'
 import type { AuthenticationStore } from '../store'
 
 export interface LockoutOptions {
@@ -39,6 +40,7 @@ export class Lockout {
   readonly #windowMs: number
   readonly #store: AuthenticationStore
   readonly #backends: readonly AuthenticationBackend[]
+  readonly #outage = new Outage('fastify-authentication: the store (the store option) cannot be reached; every request the lockout checks gets 503 until it can')
 
   constructor ({ max, windowMs }: Required<LockoutOptions>, store: AuthenticationStore, backends: readonly AuthenticationBackend[]) {
     this.#max = max
@@ -58,8 +60,10 @@ export class Lockout {
     try {
       counts = await Promise.all(keys.map((key) => this.#store.get(key)))
     } catch (error) {
+      this.#outage.failed(error, request.log)
       throw storeFailed(error)
     }
+    this.#outage.answered(request.log, 'fastify-authentication: the store (the store option) answers the lockout again')
     const now = Date.now()
     let resetAt = now
     for (const entry of counts) {
