@@ -124,7 +124,8 @@ t.test('a backend\'s insufficientScope is handed the guard\'s scopes frozen: it 
     const response = await fetch(http + '/', { headers: { 'x-scopes': 'read' } })
     t.same([response.status, response.headers.get('www-authenticate')], [403, 'Bearer error="insufficient_scope", scope="read write"'], `refusal ${i + 1}`)
   }
-  t.equal(handed.length, 2, 'the challenge was asked for on both refusals')
+  // Built once for the guard and the backend, then sent as it is: the guard is intact on the second refusal too.
+  t.equal(handed.length, 1, 'the challenge was asked for once')
   t.ok(handed.every((scopes) => Object.isFrozen(scopes)))
 })
 

@@ -37,6 +37,14 @@ export function isRefusalReason (value: unknown): value is RefusalReason {
 }
 
 /** The debug log line of a refusal: the reason in words. */
+// The fields of each reason's log line, built once: a refusal's debug line allocates nothing.
+const LOG_FIELDS = new Map(REFUSAL_REASONS.map((reason) => [reason, Object.freeze({ reason })]))
+
+/** The fields of a refusal's log line: `{ reason }`. */
+export function logFieldsOf (reason: RefusalReason): { readonly reason: RefusalReason } {
+  return LOG_FIELDS.get(reason) as { readonly reason: RefusalReason }
+}
+
 export function logLineOf (reason: RefusalReason): string {
   return LOG_LINES.get(reason) as string
 }

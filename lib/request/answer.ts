@@ -1,7 +1,7 @@
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { Registration } from '../registration'
 import type { Refusal } from './decision'
-import { logLineOf } from '../model/errors'
+import { logFieldsOf, logLineOf } from '../model/errors'
 import { publishRefusal } from './events'
 import { runOnError } from './on-error'
 
@@ -14,7 +14,7 @@ export function answer (
   const { failure } = refusal
   // The plugin's own failures are the server's trouble: logged where an operator looks, with the
   // cause; an outage is logged once, where it is met (model/outage.ts).
-  if (failure === undefined || reason === 'unavailable') request.log.debug({ reason }, logLineOf(reason))
+  if (failure === undefined || reason === 'unavailable') request.log.debug(logFieldsOf(reason), logLineOf(reason))
   else request.log.error({ reason, err: failure }, logLineOf(reason))
   // Set before a custom onError runs: it keeps them unless it removes them on purpose.
   if (challenge !== undefined) reply.header('www-authenticate', challenge)

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import {
   AuthenticationError, AuthenticationPluginError, backendFailed, backendThrewNonError, codeOf, isTimeoutError, notCoveredError, type RefusalReason
 } from '../model/errors'
+import type { AuthenticationBackend } from '../backends/contract'
 import { grants } from '../model/scopes'
 import type { Scope } from '../model/types'
 import { registrationOf, type Registration } from '../registration'
@@ -46,6 +47,7 @@ const STORE_RETRY_AFTER = 5
 // Bodies serialized once, by status and reason, or by the backend's refusal (built once too): a refusal costs no JSON.stringify.
 const guardBodies = new Map<string, string>()
 const rejections = new WeakMap<AuthenticationError, Refusal>()
+const guardRefusals = new WeakMap<Registration, WeakMap<Guard, Map<AuthenticationBackend | undefined, Refusal>>>()
 const rejectedHandshakes = new WeakMap<AuthenticationError, Refusal>()
 
 /** The refusal for what the request's `onRequest` hook found, or for its route's guards; `null` lets it on. */
@@ -105,7 +107,7 @@ function decideGuards (guards: readonly Guard[], registration: Registration, req
   return null
 }
 
-function missingScopes (guard: Guard, { challenges }: Registration, request: FastifyRequest): Refusal {
+function missingScopes (guard: Guard, registration: Registration, request: FastifyRequest): Refusal {
   const required = guard.required
   if (isWebSocketRequest(request)) return { ...handshakeRefusal('missing-scopes', 'Missing required scope'), required }
   const recognisedBy = request[kRecognisedBy]
@@ -115,6 +117,18 @@ function missingScopes (guard: Guard, { challenges }: Registration, request: Fas
     const { before, after } = guard.redirect
     return { reason: 'missing-scopes', statusCode: 303, location: before + encodeURIComponent(safeNext(request.originalUrl)) + after, required }
   }
+  // Built once for each registration, guard and recognising backend: a refusal allocates nothing.
+  let byGuard = guardRefusals.get(registration)
+  if (byGuard === undefined) guardRefusals.set(registration, (byGuard = new WeakMap()))
+  let byBackend = byGuard.get(guard)
+  if (byBackend === undefined) byGuard.set(guard, (byBackend = new Map()))
+  let refusal = byBackend.get(recognisedBy)
+  if (refusal === undefined) byBackend.set(recognisedBy, (refusal = guardRefusal(guard, registration, recognisedBy)))
+  return refusal
+}
+
+function guardRefusal (guard: Guard, { challenges }: Registration, recognisedBy: AuthenticationBackend | undefined): Refusal {
+  const required = guard.required
   // RFC 9110 §15.5.2: a 401 carries a challenge; without one, an anonymous caller gets 403 (Starlette's default).
   const statusCode = guard.statusCode ?? (recognisedBy == null && challenges !== undefined ? 401 : 403)
   // A 401 asks for credentials: the caller sent none the route accepts.
