@@ -18,6 +18,6 @@ export type { AuthenticationBackend, AuthenticationResult } from './backends/con
 export type { AuthenticationOptions } from './options.js'
 export type { RequiresOptions, RouteRequires } from './routes/guard.js'
 export type { ScopeMatch } from './model/scopes.js'
-export type { AuthenticationStore, MemoryStoreOptions, StoreCount } from './store.js'
+export type { AuthenticationStore, MemoryStoreOptions, StoreCount } from './store/memory.js'
 export type { LockoutOptions } from './request/lockout.js'
 export type { RefusalReason, RefusedMessage, AuthenticatedMessage } from './request/events.js'

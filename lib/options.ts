@@ -3,7 +3,7 @@ import { Deadlines } from './request/deadlines'
 import { isHeaderValue } from './model/errors'
 import type { Registration } from './registration'
 import { checkLockout, Lockout, type LockoutOptions } from './request/lockout'
-import { isStore, MemoryStore, type AuthenticationStore } from './store'
+import { isStore, MemoryStore, type AuthenticationStore } from './store/memory'
 import type { OnError } from './request/on-error'
 import { originCheck, type OriginsOption } from './websocket/origins'
 

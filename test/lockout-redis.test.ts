@@ -6,7 +6,7 @@ import Fastify from 'fastify'
 import Redis from 'ioredis'
 import authentication, { AuthCredentials, SimpleUser } from '../lib/index'
 import { basic } from '../lib/backends/basic'
-import { redisStore } from '../lib/redis'
+import { redisStore } from '../lib/store/redis'
 import { basic as basicHeader, get, listen } from './helpers'
 import { startRedis } from './redis-server'
 

@@ -7,7 +7,7 @@ import type { FastifyRequest } from 'fastify'
 import type { AuthenticationBackend } from '../backends/contract'
 import { AuthenticationError, AuthenticationPluginError } from '../model/errors'
 import { Outage } from '../model/outage'
-import type { AuthenticationStore } from '../store'
+import type { AuthenticationStore } from '../store/memory'
 
 export interface LockoutOptions {
   /** Rejected credentials allowed within a window; the next request is refused. Default: 10. */

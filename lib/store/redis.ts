@@ -1,8 +1,8 @@
 // fastify-authentication/redis: the registration's `store` in Redis, shared by every instance that
 // connects to it, so that failed logins on one instance lock the caller out on all of them.
-import type { AuthenticationStore, StoreCount } from './store'
+import type { AuthenticationStore, StoreCount } from './memory'
 
-export type { AuthenticationStore, StoreCount } from './store'
+export type { AuthenticationStore, StoreCount } from './memory'
 
 const MODULE = 'fastify-authentication/redis'
 
