@@ -113,7 +113,17 @@ t.test('any URL the app is handed, control characters included, gives a same-ori
     })
   })
   const http = await protectedApp(t, '/login', app)
-  const send = (url: string): ReturnType<typeof get> => get(http, '/placeholder', { 'x-raw-url': Buffer.from(url, 'latin1').toString('base64') })
+  const send = async (url: string): ReturnType<typeof get> => {
+    try {
+      return await get(http, '/placeholder', { 'x-raw-url': Buffer.from(url, 'latin1').toString('base64') })
+    } catch (error) {
+      const { code, rawPacket } = error as { code?: string, rawPacket?: Buffer }
+      /* c8 ignore next 3 -- only Fastify 5.0.0 (npm run test:fastify-5.0) follows its 400 for a URL it cannot
+         decode with stray bytes, which Node's parser refuses; the answer was still that 400 */
+      if (code === 'HPE_CLOSED_CONNECTION' && String(rawPacket).startsWith('HTTP/1.1 400 ')) return { status: 400, headers: {}, body: '' }
+      throw error
+    }
+  }
 
   for (const url of [...tricky.filter((path) => path.startsWith('/')), '/\t/evil.example', '/\r\n/evil.example', '/\n//evil.example', '/ //evil.example', '/\x00\\evil.example', '/\x7f/\\evil.example', '/\x0c/evil.example', '/\t\\\t/evil.example']) {
     const answer = await send(url)
