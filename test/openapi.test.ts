@@ -193,21 +193,11 @@ t.test('guarded routes document their refusals, and keep the responses they decl
   const { paths } = document
   t.same(responseCodes(document, '/string'), ['200', '400', '401', '403'], 'no response schema: the default 200 stays; bearer answers 400 too')
   t.same(paths['/string'].get.responses['200'], { description: 'Default Response' })
-  const errorBody = {
-    type: 'object',
-    required: ['statusCode', 'code', 'error', 'message', 'reason'],
-    properties: {
-      statusCode: { type: 'integer' },
-      code: { type: 'string', description: 'FST_AUTHENTICATION_ and the reason in upper snake case' },
-      error: { type: 'string' },
-      message: { type: 'string' },
-      reason: { type: 'string', description: 'Why the request was refused, like missing-scopes or expired' }
-    }
-  }
-  t.same(paths['/string'].get.responses['401'], {
+  // The body's fields and types are compared with what the server sends in openapi-statuses.test.ts.
+  t.match(paths['/string'].get.responses['401'], {
     description: 'Authentication required: no credentials, or rejected ones',
     headers: { 'WWW-Authenticate': { schema: { type: 'string' }, description: 'The challenges (RFC 9110 §11.6.1), one header line each' } },
-    content: { 'application/json': { schema: errorBody } }
+    content: { 'application/json': { schema: { type: 'object', required: ['statusCode', 'code', 'error', 'message', 'reason'] } } }
   })
   t.equal(paths['/string'].get.responses['403'].description, 'Missing required scope')
   t.ok(paths['/string'].get.responses['403'].headers?.['WWW-Authenticate' as never], 'bearer\'s insufficient_scope challenge')
