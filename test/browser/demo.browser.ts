@@ -235,7 +235,7 @@ t.test('a ticket opens a socket once; the same ticket again is refused', async (
   events = await pageSaw(page, id, closed)
   t.same(types(events), ['connecting', 'error', 'close'], 'the same ticket again never opens')
   t.match(events[2], { how: 'reuse', code: 1006 })
-  t.match(await serverSaw(from, (events) => events.length > 0), [{ channel: 'refused', reason: 'invalid-credentials', statusCode: 403, cookie: false }], 'a used ticket: 403 on the server')
+  t.match(await serverSaw(from, (events) => events.length > 0), [{ channel: 'refused', reason: 'unknown-token', statusCode: 403, cookie: false }], 'a used ticket: 403 on the server')
   await page.screenshot({ path: join(screenshots, 'ticket-reused.png'), fullPage: true })
   t.same(errors, [], 'no script error in the page')
 })
