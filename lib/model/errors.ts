@@ -119,12 +119,15 @@ export function isHeaderValue (value: unknown): value is string {
 export class AuthenticationPluginError extends Error {
   readonly code: string
   readonly statusCode: number
+  /** The refusal's reason: `backend-error` unless the failure says otherwise. */
+  readonly reason: RefusalReason
 
-  constructor (code: string, statusCode: number, message: string, options?: ErrorOptions) {
+  constructor (code: string, statusCode: number, message: string, options: ErrorOptions & { reason?: RefusalReason } = {}) {
     super(message, options)
     this.name = 'AuthenticationPluginError'
     this.code = code
     this.statusCode = statusCode
+    this.reason = options.reason ?? 'backend-error'
   }
 }
 
@@ -147,20 +150,14 @@ export function backendFailed (cause: Error): AuthenticationPluginError {
     'fastify-authentication: the backend failed (its error is logged as the cause)', { cause })
 }
 
-const TIMEOUT = 'FST_AUTHENTICATION_TIMEOUT'
-
-export function isTimeoutError (error: unknown): error is AuthenticationPluginError {
-  return error instanceof AuthenticationPluginError && error.code === TIMEOUT
-}
-
 export function backendTimeoutError (timeout: number): AuthenticationPluginError {
-  return new AuthenticationPluginError(TIMEOUT, 503,
-    `fastify-authentication: backend.authenticate(request) did not answer within ${timeout} ms (the plugin's timeout option)`)
+  return new AuthenticationPluginError('FST_AUTHENTICATION_TIMEOUT', 503,
+    `fastify-authentication: backend.authenticate(request) did not answer within ${timeout} ms (the plugin's timeout option)`, { reason: 'timeout' })
 }
 
 export function notCoveredError (): AuthenticationPluginError {
   return new AuthenticationPluginError('FST_AUTHENTICATION_NOT_REGISTERED', 500,
-    'fastify-authentication: this route checks scopes, but the plugin does not cover it: register it with `await app.register(authentication, { backend })` in this scope or a parent scope (not a sibling one)')
+    'fastify-authentication: this route checks scopes, but the plugin does not cover it: register it with `await app.register(authentication, { backend })` in this scope or a parent scope (not a sibling one)', { reason: 'not-covered' })
 }
 
 export function onErrorDidNotReply (): AuthenticationPluginError {

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyRequest } from 'fastify'
 import {
-  AuthenticationError, AuthenticationPluginError, backendFailed, backendThrewNonError, codeOf, isTimeoutError, notCoveredError, type RefusalReason
+  AuthenticationError, AuthenticationPluginError, backendFailed, backendThrewNonError, codeOf, notCoveredError, type RefusalReason
 } from '../model/errors'
 import type { AuthenticationBackend } from '../backends/contract'
 import { grants } from '../model/scopes'
@@ -59,11 +59,8 @@ export function decide (request: FastifyRequest, plan: RoutePlan): Refusal | nul
   const failure = request[kFailure]
   if (failure === undefined) return decideGuards(guards, registration, request)
   if (failure === FOREIGN_ORIGIN) return FOREIGN_ORIGIN_REFUSAL
-  if (!(failure instanceof AuthenticationError)) {
-    // A 503 of the plugin's own other than the timeout: the store it keeps its state in is out of reach.
-    const reason = isTimeoutError(failure) ? 'timeout' : (failure as AuthenticationPluginError).statusCode === 503 ? 'unavailable' : 'backend-error'
-    return pluginFailure(reason, failure as AuthenticationPluginError)
-  }
+  // failureOf made every other failure the plugin's own error, which names its reason.
+  if (!(failure instanceof AuthenticationError)) return pluginFailure(failure as AuthenticationPluginError)
   return isWebSocketRequest(request) ? rejectedHandshake(failure) : rejected(failure)
 }
 
@@ -150,11 +147,12 @@ function lockedOut (retryAfter: number, request: FastifyRequest): Refusal {
 }
 
 function notCovered (): Refusal {
-  return pluginFailure('not-covered', notCoveredError())
+  return pluginFailure(notCoveredError())
 }
 
 /** The plugin's own failure: its status and message (which name no backend's error), and the failure itself for the log. */
-function pluginFailure (reason: RefusalReason, failure: AuthenticationPluginError): Refusal {
+function pluginFailure (failure: AuthenticationPluginError): Refusal {
+  const { reason } = failure
   const retryAfter = reason === 'unavailable' ? STORE_RETRY_AFTER : undefined
   return { reason, failure, statusCode: failure.statusCode, retryAfter, body: errorBody(failure.statusCode, failure.message, reason) }
 }

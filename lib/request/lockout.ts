@@ -100,7 +100,7 @@ function claimedIdentity (backends: readonly AuthenticationBackend[], request: F
 
 function storeFailed (cause: unknown): AuthenticationPluginError {
   return new AuthenticationPluginError('FST_AUTHENTICATION_STORE_UNAVAILABLE', 503,
-    'fastify-authentication: the store did not answer, so the lockout cannot tell whether the caller is locked out (its error is logged as the cause)', { cause })
+    'fastify-authentication: the store did not answer, so the lockout cannot tell whether the caller is locked out (its error is logged as the cause)', { cause, reason: 'unavailable' })
 }
 
 /** The lockout option, checked, with the defaults: `true` takes them all. */
